@@ -1,0 +1,53 @@
+// Package identity is the identity model shared by providers, sessions, policies and assertions.
+//
+// It holds no secrets and does no I/O. A Login is what a login provider proved; an Identity is what
+// a session carries between requests. Profile claims a provider returns are kept only when a policy
+// forwards them (see policy.Set.ProfileClaims); the caller MUST filter before sealing a session.
+package identity
+
+import "time"
+
+// Login is what a login provider proved about a visitor at one moment.
+//
+// Subject is already namespaced by provider ("naver:<id>", "kakao:<sub>"). Claims holds profile
+// fields as strings (name, email, birthyear…); they are self-declared by the provider's user and
+// never count as verified facts (a Naver birthyear never satisfies an adult requirement).
+type Login struct {
+	Provider string
+	Subject  string
+	AuthTime time.Time
+	AMR      []string
+	Claims   map[string]string
+}
+
+// Identity is the state of a signed-in visitor as carried by the session cookie.
+type Identity struct {
+	Subject  string            `json:"sub"`
+	Provider string            `json:"prv"`
+	AuthTime int64             `json:"at"`
+	AMR      []string          `json:"amr,omitempty"`
+	Claims   map[string]string `json:"c,omitempty"`
+}
+
+// Anonymous reports whether the identity has no subject.
+func (id *Identity) Anonymous() bool { return id == nil || id.Subject == "" }
+
+// AuthTimeT returns the authentication time as a time.Time.
+func (id *Identity) AuthTimeT() time.Time { return time.Unix(id.AuthTime, 0) }
+
+// ProfileClaims lists the profile claim names a login provider may return. Any of them is PII or
+// self-declared; none reaches an upstream unless a policy lists it.
+var ProfileClaims = []string{
+	"name", "email", "nickname", "gender", "age", "birthday", "birthyear",
+	"mobile", "mobile_e164", "profile_image", "picture", "email_verified",
+}
+
+// IsProfileClaim reports whether name is one of ProfileClaims.
+func IsProfileClaim(name string) bool {
+	for _, c := range ProfileClaims {
+		if c == name {
+			return true
+		}
+	}
+	return false
+}
