@@ -1,0 +1,22 @@
+// Package store defines the ephemeral state idgate keeps server-side (OAuth states, revocations)
+// and the errors its implementations share. Implementations live in subpackages.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrUnavailable wraps failures of a store that could not be reached. Callers fail closed.
+var ErrUnavailable = errors.New("store: unavailable")
+
+// Ephemeral is short-lived key/value state with expiry.
+//
+// Take MUST be atomic: of two concurrent Takes of one key, at most one gets the value. That is
+// what makes OAuth states and verification ids single use.
+type Ephemeral interface {
+	Put(ctx context.Context, key string, val []byte, ttl time.Duration) error
+	Get(ctx context.Context, key string) ([]byte, bool, error)
+	Take(ctx context.Context, key string) ([]byte, bool, error)
+}
