@@ -1,0 +1,422 @@
+// Package caddymodule is the Caddy glue of idgate: the `idgate` app (providers, keys, stores,
+// policies, shared by every route) and the `http.handlers.idgate` handler (portal + gate), with
+// their Caddyfile syntax. It is the only package that imports Caddy; the logic lives in plain
+// packages it wires together.
+package caddymodule
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/idgate/idgate/internal/assertion"
+	"github.com/idgate/idgate/internal/gate"
+	"github.com/idgate/idgate/internal/keys"
+	"github.com/idgate/idgate/internal/portal"
+	"github.com/idgate/idgate/internal/session"
+	"github.com/idgate/idgate/internal/store/memory"
+	"github.com/idgate/idgate/policy"
+	"github.com/idgate/idgate/providers/naver"
+	"github.com/idgate/idgate/providers/oidc"
+	"go.uber.org/zap"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+}
+
+// App is the `idgate` app: login providers, keys, stores and the policy set, provisioned once
+// and shared by every idgate handler.
+type App struct {
+	// Policies is the directory whose *.yaml files are the policies.
+	Policies string `json:"policies,omitempty"`
+	// Naver configures Naver login.
+	Naver *NaverConfig `json:"naver,omitempty"`
+	// OIDC configures OpenID Connect providers (Kakao, Google, Keycloak…).
+	OIDC []*OIDCConfig `json:"oidc,omitempty"`
+	// Session configures the session cookie.
+	Session *SessionConfig `json:"session,omitempty"`
+	// Assertion configures the X-Idgate-Assertion JWT.
+	Assertion *AssertionConfig `json:"assertion,omitempty"`
+	// KeyRotation is how often generated session and signing keys rotate. Default: 30 days; a
+	// retired key keeps working until everything it protected has expired.
+	KeyRotation caddy.Duration `json:"key_rotation,omitempty"`
+	// ProviderTimeout bounds every call to a provider. Default: 10s.
+	ProviderTimeout caddy.Duration `json:"provider_timeout,omitempty"`
+
+	policies   *policy.Set
+	gate       *gate.Gate
+	portal     *portal.Portal
+	sessions   *session.Manager
+	states     *memory.Store
+	forwarded  []string
+	poolKey    string
+	logger     *zap.Logger
+	subjectKey []byte
+}
+
+// NaverConfig configures Naver login. Endpoints default to Naver's production URLs.
+type NaverConfig struct {
+	ClientID     string `json:"client_id,omitempty"`
+	ClientSecret string `json:"client_secret,omitempty"`
+	AuthorizeURL string `json:"authorize_url,omitempty"`
+	TokenURL     string `json:"token_url,omitempty"`
+	ProfileURL   string `json:"profile_url,omitempty"`
+	// OIDC selects Naver's OpenID Connect surface (ID token, PKCE) instead of classic OAuth 2.0.
+	OIDC bool `json:"oidc,omitempty"`
+	// Issuer of the OIDC surface. Default: https://nid.naver.com.
+	Issuer string `json:"issuer,omitempty"`
+}
+
+// OIDCConfig configures one OpenID Connect provider.
+type OIDCConfig struct {
+	// Name is how policies refer to it and the prefix of its subjects ("kakao" → "kakao:<sub>").
+	Name         string   `json:"name"`
+	Issuer       string   `json:"issuer,omitempty"`
+	ClientID     string   `json:"client_id,omitempty"`
+	ClientSecret string   `json:"client_secret,omitempty"`
+	Scopes       []string `json:"scopes,omitempty"`
+	// Label is shown on the login button ("Google"). Kakao gets its brand button by name.
+	Label string `json:"label,omitempty"`
+}
+
+// SessionConfig configures sessions.
+type SessionConfig struct {
+	// IdleTimeout ends a session unused this long. Default: 24h.
+	IdleTimeout caddy.Duration `json:"idle_timeout,omitempty"`
+	// Lifetime ends a session this long after login. Default: 7 days.
+	Lifetime caddy.Duration `json:"lifetime,omitempty"`
+	// Keys are base64 32-byte keys; the first seals, all open. When empty, keys are generated
+	// once and kept in Caddy's storage.
+	Keys []string `json:"keys,omitempty"`
+}
+
+// AssertionConfig configures the signed identity header.
+type AssertionConfig struct {
+	// Issuer (iss). Default: the request's origin, e.g. https://shop.example.com.
+	Issuer string `json:"issuer,omitempty"`
+	// Audience (aud). Default: the request's origin.
+	Audience string `json:"audience,omitempty"`
+	// TTL of an assertion. Default: 5m.
+	TTL caddy.Duration `json:"ttl,omitempty"`
+	// Algorithm for generated keys: ES256 (default) or EdDSA.
+	Algorithm string `json:"algorithm,omitempty"`
+	// SigningKeyFiles are PEM private keys (EC P-256 or Ed25519) managed by the operator; the
+	// first signs, all are published. When empty, keys are generated and kept in Caddy's storage.
+	SigningKeyFiles []string `json:"signing_key_files,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "idgate", New: func() caddy.Module { return new(App) }}
+}
+
+// sharedState is the state that must survive a config reload: OAuth states in flight and revocations.
+type sharedState struct{ *memory.Store }
+
+func (sharedState) Destruct() error { return nil }
+
+var pool = caddy.NewUsagePool()
+
+// Provision loads policies and keys and builds providers. It makes no network call.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger()
+	repl := caddy.NewReplacer()
+	expand := func(s *string) { *s = repl.ReplaceAll(*s, "") }
+
+	timeout := time.Duration(a.ProviderTimeout)
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	httpClient := &http.Client{Timeout: timeout}
+	infos := map[string]portal.ProviderInfo{}
+	var order []string
+	var errs []error
+	if n := a.Naver; n != nil {
+		for _, s := range []*string{&n.ClientID, &n.ClientSecret, &n.AuthorizeURL, &n.TokenURL, &n.ProfileURL, &n.Issuer} {
+			expand(s)
+		}
+		c, err := naver.New(naver.Config{ClientID: n.ClientID, ClientSecret: n.ClientSecret, AuthorizeURL: n.AuthorizeURL,
+			TokenURL: n.TokenURL, ProfileURL: n.ProfileURL, OIDC: n.OIDC, Issuer: n.Issuer, HTTPClient: httpClient})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("idgate: %w (after placeholder expansion; is the environment variable set?)", err))
+		} else {
+			infos["naver"] = portal.ProviderInfo{Provider: c, Label: "NAVER", Style: "naver"}
+			order = append(order, "naver")
+		}
+	}
+	for _, o := range a.OIDC {
+		for _, s := range []*string{&o.Issuer, &o.ClientID, &o.ClientSecret, &o.Label} {
+			expand(s)
+		}
+		if o.Name == "naver" || infos[o.Name].Provider != nil {
+			errs = append(errs, fmt.Errorf("idgate: provider name %q is used twice", o.Name))
+			continue
+		}
+		c, err := oidc.New(oidc.Config{Name: o.Name, Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret, Scopes: o.Scopes, HTTPClient: httpClient})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("idgate: %w (after placeholder expansion)", err))
+			continue
+		}
+		style, label := "", o.Label
+		if o.Name == "kakao" {
+			style = "kakao"
+		}
+		if label == "" {
+			label = o.Name
+		}
+		infos[o.Name] = portal.ProviderInfo{Provider: c, Label: label, Style: style}
+		order = append(order, o.Name)
+	}
+
+	if a.Policies != "" {
+		set, err := policy.LoadDir(a.Policies)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("idgate: loading policies from %s:\n%w", a.Policies, err))
+		} else {
+			a.policies = set
+			errs = append(errs, checkPolicies(set, infos)...)
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if a.policies == nil {
+		a.policies, _ = policy.Load(nil)
+	}
+
+	ks, err := a.loadKeys(ctx)
+	if err != nil {
+		return err
+	}
+	sessionKeys := make([]session.Key, 0, len(ks.Session))
+	for _, k := range ks.Session {
+		sessionKeys = append(sessionKeys, session.Key{ID: k.ID, Secret: k.Secret, Created: k.Created})
+	}
+	sc := a.Session
+	if sc == nil {
+		sc = &SessionConfig{}
+	}
+	ac := a.Assertion
+	if ac == nil {
+		ac = &AssertionConfig{}
+	}
+	expand(&ac.Issuer)
+	expand(&ac.Audience)
+
+	a.poolKey = "idgate.state"
+	v, _, err := pool.LoadOrNew(a.poolKey, func() (caddy.Destructor, error) { return sharedState{memory.New()}, nil })
+	if err != nil {
+		return err
+	}
+	a.states = v.(sharedState).Store
+	rev := revocations{a.states}
+
+	a.sessions, err = session.NewManager(sessionKeys, time.Duration(sc.IdleTimeout), time.Duration(sc.Lifetime), rev)
+	if err != nil {
+		return fmt.Errorf("idgate: %w", err)
+	}
+	issuer, err := assertion.NewIssuer(ks.Signing, time.Duration(ac.TTL))
+	if err != nil {
+		return fmt.Errorf("idgate: %w", err)
+	}
+	a.forwarded = a.policies.ForwardedHeaders()
+	a.gate = &gate.Gate{Policies: a.policies, Sessions: a.sessions, Assertions: issuer, Issuer: ac.Issuer, Audience: ac.Audience}
+	set := a.policies
+	a.portal = &portal.Portal{
+		Providers: infos, Order: order, Sessions: a.sessions, States: a.states, Revocations: rev, Policies: set,
+		KeepClaims: func(in map[string]string) map[string]string {
+			out := map[string]string{}
+			for k, v := range in {
+				if set.UsesClaim(k) {
+					out[k] = v
+				}
+			}
+			return out
+		},
+		JWKS:            issuer.JWKS,
+		SubjectHash:     a.subjectHash,
+		Logger:          a.logger,
+		Now:             time.Now,
+		ProviderTimeout: timeout + 5*time.Second,
+	}
+	return nil
+}
+
+// checkPolicies reports login providers a policy names that are not configured, and
+// requirements no configured verifier can satisfy, each at its file and line.
+func checkPolicies(set *policy.Set, infos map[string]portal.ProviderInfo) []error {
+	var errs []error
+	for _, p := range set.Policies() {
+		for _, name := range p.Require.Login {
+			if _, ok := infos[name]; !ok {
+				errs = append(errs, fmt.Errorf("idgate: policy %q accepts login provider %q, which is not configured in the idgate block, at %s", p.Name, name, p.Where(policy.ReqLogin)))
+			}
+		}
+		if p.Require.Login != nil && len(infos) == 0 {
+			errs = append(errs, fmt.Errorf("idgate: policy %q requires login but no login provider is configured, at %s", p.Name, p.Where(policy.ReqLogin)))
+		}
+		for _, r := range p.Require.Order {
+			if r != policy.ReqLogin {
+				errs = append(errs, fmt.Errorf("idgate: policy %q requires %s, but no %s verification is configured (this idgate build offers login only), at %s", p.Name, r, r, p.Where(r)))
+			}
+		}
+	}
+	return errs
+}
+
+// loadKeys returns the key set: configured keys when given, else keys kept in Caddy's storage,
+// generated once under a storage lock and rotated on schedule.
+func (a *App) loadKeys(ctx caddy.Context) (*keys.Set, error) {
+	lifetime := 7 * 24 * time.Hour
+	if a.Session != nil && a.Session.Lifetime > 0 {
+		lifetime = time.Duration(a.Session.Lifetime)
+	}
+	ttl := 5 * time.Minute
+	alg := "ES256"
+	if a.Assertion != nil {
+		if a.Assertion.TTL > 0 {
+			ttl = time.Duration(a.Assertion.TTL)
+		}
+		if a.Assertion.Algorithm != "" {
+			alg = a.Assertion.Algorithm
+		}
+	}
+	if alg != "ES256" && alg != "EdDSA" {
+		return nil, fmt.Errorf("idgate: assertion algorithm %q is not supported (ES256 or EdDSA)", alg)
+	}
+	every := 30 * 24 * time.Hour
+	if a.KeyRotation > 0 {
+		every = time.Duration(a.KeyRotation)
+	}
+	pol := keys.Policy{Every: every, SessionKeep: lifetime, SigningKeep: ttl + time.Hour, Alg: alg}
+
+	stored, err := a.storedKeys(ctx, pol)
+	if err != nil {
+		return nil, err
+	}
+	a.subjectKey = stored.LogHashKey
+	if a.Session != nil && len(a.Session.Keys) > 0 {
+		stored.Session = nil
+		repl := caddy.NewReplacer()
+		for i, s := range a.Session.Keys {
+			raw, err := base64.StdEncoding.DecodeString(repl.ReplaceAll(s, ""))
+			if err != nil || len(raw) != 32 {
+				return nil, fmt.Errorf("idgate: session key #%d must be 32 bytes in base64 (openssl rand -base64 32)", i+1)
+			}
+			sum := sha256.Sum256(raw)
+			stored.Session = append(stored.Session, keys.SessionKey{ID: uint32(sum[0])<<24 | uint32(sum[1])<<16 | uint32(sum[2])<<8 | uint32(sum[3]), Secret: raw})
+		}
+	}
+	if a.Assertion != nil && len(a.Assertion.SigningKeyFiles) > 0 {
+		stored.Signing = nil
+		for _, f := range a.Assertion.SigningKeyFiles {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("idgate: signing key: %w", err)
+			}
+			priv, kalg, err := keys.ParsePrivateKeyPEM(data)
+			if err != nil {
+				return nil, fmt.Errorf("idgate: signing key %s: %w", f, err)
+			}
+			k, err := keys.SigningKeyFrom(kalg, priv, time.Now())
+			if err != nil {
+				return nil, err
+			}
+			stored.Signing = append(stored.Signing, k)
+		}
+	}
+	return stored, nil
+}
+
+const keysStorageKey = "idgate/keys.json"
+
+func (a *App) storedKeys(ctx caddy.Context, pol keys.Policy) (*keys.Set, error) {
+	st := ctx.Storage()
+	c := context.Background()
+	if err := st.Lock(c, "idgate_keys"); err != nil {
+		return nil, fmt.Errorf("idgate: locking key storage: %w", err)
+	}
+	defer st.Unlock(c, "idgate_keys")
+	ks := &keys.Set{}
+	data, err := st.Load(c, keysStorageKey)
+	switch {
+	case err == nil:
+		if ks, err = keys.Parse(data); err != nil {
+			return nil, fmt.Errorf("idgate: %w (storage key %s)", err, keysStorageKey)
+		}
+	case errors.Is(err, fs.ErrNotExist):
+	default:
+		return nil, fmt.Errorf("idgate: loading keys from storage: %w", err)
+	}
+	changed, err := ks.Rotate(time.Now(), pol, nil)
+	if err != nil {
+		return nil, err
+	}
+	if changed {
+		out, err := ks.Marshal()
+		if err != nil {
+			return nil, err
+		}
+		if err := st.Store(c, keysStorageKey, out); err != nil {
+			return nil, fmt.Errorf("idgate: storing keys: %w", err)
+		}
+		a.logger.Info("key set updated", zap.Int("session_keys", len(ks.Session)), zap.Int("signing_keys", len(ks.Signing)))
+	}
+	return ks, nil
+}
+
+func (a *App) subjectHash(sub string) string {
+	m := hmac.New(sha256.New, a.subjectKey)
+	m.Write([]byte(sub))
+	return hex.EncodeToString(m.Sum(nil)[:12])
+}
+
+// Validate checks nothing beyond Provision, which already reported every problem.
+func (a *App) Validate() error { return nil }
+
+// Start starts nothing: idgate has no background loop yet.
+func (a *App) Start() error { return nil }
+
+// Stop stops nothing.
+func (a *App) Stop() error { return nil }
+
+// Cleanup releases the shared state of this config generation.
+func (a *App) Cleanup() error {
+	if a.poolKey != "" {
+		_, err := pool.Delete(a.poolKey)
+		return err
+	}
+	return nil
+}
+
+// revocations is the revocation view over the ephemeral store: local, so checking it on every
+// request costs a map lookup.
+type revocations struct{ m *memory.Store }
+
+func (r revocations) Revoked(id string) bool { return r.m.Has("revoked:" + id) }
+
+func (r revocations) Revoke(ctx context.Context, id string, until time.Time) error {
+	ttl := time.Until(until)
+	if ttl <= 0 {
+		return nil
+	}
+	return r.m.Put(ctx, "revoked:"+id, []byte{1}, ttl)
+}
+
+// Interface guards
+var (
+	_ caddy.App          = (*App)(nil)
+	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.Validator    = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
+)

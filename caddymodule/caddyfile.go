@@ -1,0 +1,254 @@
+package caddymodule
+
+import (
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func init() {
+	httpcaddyfile.RegisterGlobalOption("idgate", parseGlobal)
+	httpcaddyfile.RegisterHandlerDirective("idgate", parseDirective)
+	// Before every handler that serves content (respond, reverse_proxy, php_fastcgi, file_server).
+	httpcaddyfile.RegisterDirectiveOrder("idgate", httpcaddyfile.After, "basic_auth")
+}
+
+// parseDirective parses the handler directive:
+//
+//	idgate [<policy>]
+func parseDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	var hd Handler
+	h.Next()
+	if h.NextArg() {
+		hd.Policy = h.Val()
+	}
+	if h.NextArg() {
+		return nil, h.ArgErr()
+	}
+	if h.NextBlock(0) {
+		return nil, h.Errf("idgate directive takes no block; configure the global idgate option")
+	}
+	return &hd, nil
+}
+
+// parseGlobal parses the global option:
+//
+//	idgate {
+//		policies <dir>
+//		naver {
+//			client_id <id>
+//			client_secret <secret>
+//			authorize_url|token_url|profile_url <url>
+//			oidc [<issuer>]
+//		}
+//		oidc <name> {
+//			issuer <url>
+//			client_id <id>
+//			client_secret <secret>
+//			scopes <scope...>
+//			label <text>
+//		}
+//		session {
+//			idle_timeout <duration>
+//			lifetime <duration>
+//			key <base64>            # repeatable; the first seals
+//		}
+//		assertion {
+//			issuer <iss>
+//			audience <aud>
+//			ttl <duration>
+//			algorithm ES256|EdDSA
+//			signing_key_file <pem>  # repeatable; the first signs
+//		}
+//		key_rotation <duration>
+//		provider_timeout <duration>
+//	}
+func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
+	app := new(App)
+	if existing != nil {
+		return nil, d.Err("the idgate global option may appear only once")
+	}
+	d.Next()
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "policies":
+			if err := oneArg(d, &app.Policies); err != nil {
+				return nil, err
+			}
+		case "naver":
+			if app.Naver != nil {
+				return nil, d.Err("naver is configured twice")
+			}
+			n := &NaverConfig{}
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			for nest := d.Nesting(); d.NextBlock(nest); {
+				var err error
+				switch d.Val() {
+				case "client_id":
+					err = oneArg(d, &n.ClientID)
+				case "client_secret":
+					err = oneArg(d, &n.ClientSecret)
+				case "authorize_url":
+					err = oneArg(d, &n.AuthorizeURL)
+				case "token_url":
+					err = oneArg(d, &n.TokenURL)
+				case "profile_url":
+					err = oneArg(d, &n.ProfileURL)
+				case "oidc":
+					n.OIDC = true
+					if d.NextArg() {
+						n.Issuer = d.Val()
+					}
+					if d.NextArg() {
+						return nil, d.ArgErr()
+					}
+				default:
+					return nil, d.Errf("unknown naver subdirective %q (known: client_id, client_secret, authorize_url, token_url, profile_url, oidc)", d.Val())
+				}
+				if err != nil {
+					return nil, err
+				}
+			}
+			if n.ClientID == "" || n.ClientSecret == "" {
+				return nil, d.Err("naver needs client_id and client_secret")
+			}
+			app.Naver = n
+		case "oidc":
+			o := &OIDCConfig{}
+			if !d.NextArg() {
+				return nil, d.Err("oidc needs a provider name, e.g. oidc kakao { … }")
+			}
+			o.Name = d.Val()
+			if !validProviderName(o.Name) {
+				return nil, d.Errf("provider name %q must be lower-case letters, digits or '-'", o.Name)
+			}
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			for nest := d.Nesting(); d.NextBlock(nest); {
+				var err error
+				switch d.Val() {
+				case "issuer":
+					err = oneArg(d, &o.Issuer)
+				case "client_id":
+					err = oneArg(d, &o.ClientID)
+				case "client_secret":
+					err = oneArg(d, &o.ClientSecret)
+				case "label":
+					err = oneArg(d, &o.Label)
+				case "scopes":
+					o.Scopes = d.RemainingArgs()
+					if len(o.Scopes) == 0 {
+						return nil, d.ArgErr()
+					}
+				default:
+					return nil, d.Errf("unknown oidc subdirective %q (known: issuer, client_id, client_secret, scopes, label)", d.Val())
+				}
+				if err != nil {
+					return nil, err
+				}
+			}
+			if o.Issuer == "" || o.ClientID == "" {
+				return nil, d.Errf("oidc %s needs issuer and client_id", o.Name)
+			}
+			app.OIDC = append(app.OIDC, o)
+		case "session":
+			s := &SessionConfig{}
+			for nest := d.Nesting(); d.NextBlock(nest); {
+				var err error
+				switch d.Val() {
+				case "idle_timeout":
+					err = durationArg(d, &s.IdleTimeout)
+				case "lifetime":
+					err = durationArg(d, &s.Lifetime)
+				case "key":
+					var k string
+					err = oneArg(d, &k)
+					s.Keys = append(s.Keys, k)
+				default:
+					return nil, d.Errf("unknown session subdirective %q (known: idle_timeout, lifetime, key)", d.Val())
+				}
+				if err != nil {
+					return nil, err
+				}
+			}
+			app.Session = s
+		case "assertion":
+			ac := &AssertionConfig{}
+			for nest := d.Nesting(); d.NextBlock(nest); {
+				var err error
+				switch d.Val() {
+				case "issuer":
+					err = oneArg(d, &ac.Issuer)
+				case "audience":
+					err = oneArg(d, &ac.Audience)
+				case "ttl":
+					err = durationArg(d, &ac.TTL)
+				case "algorithm":
+					err = oneArg(d, &ac.Algorithm)
+					if err == nil && ac.Algorithm != "ES256" && ac.Algorithm != "EdDSA" {
+						return nil, d.Errf("algorithm must be ES256 or EdDSA, not %q", ac.Algorithm)
+					}
+				case "signing_key_file":
+					var f string
+					err = oneArg(d, &f)
+					ac.SigningKeyFiles = append(ac.SigningKeyFiles, f)
+				default:
+					return nil, d.Errf("unknown assertion subdirective %q (known: issuer, audience, ttl, algorithm, signing_key_file)", d.Val())
+				}
+				if err != nil {
+					return nil, err
+				}
+			}
+			app.Assertion = ac
+		case "key_rotation":
+			if err := durationArg(d, &app.KeyRotation); err != nil {
+				return nil, err
+			}
+		case "provider_timeout":
+			if err := durationArg(d, &app.ProviderTimeout); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, d.Errf("unknown idgate subdirective %q (known: policies, naver, oidc, session, assertion, key_rotation, provider_timeout)", d.Val())
+		}
+	}
+	return httpcaddyfile.App{Name: "idgate", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+func oneArg(d *caddyfile.Dispenser, dst *string) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	*dst = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	var s string
+	if err := oneArg(d, &s); err != nil {
+		return err
+	}
+	v, err := caddy.ParseDuration(s)
+	if err != nil || v <= 0 {
+		return d.Errf("invalid duration %q", s)
+	}
+	*dst = caddy.Duration(v)
+	return nil
+}
+
+func validProviderName(s string) bool {
+	return s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == ""
+}

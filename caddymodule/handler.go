@@ -1,0 +1,109 @@
+package caddymodule
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/idgate/idgate/internal/gate"
+	"github.com/idgate/idgate/internal/portal"
+	"github.com/idgate/idgate/policy"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Handler is `http.handlers.idgate`: it serves the portal under /.idgate/ and gates every other
+// request by its policy. It must come before the handler that serves the app (reverse_proxy,
+// php_fastcgi, file_server…), at the site level so that /.idgate/ reaches it.
+type Handler struct {
+	// Policy names the policy for every request of this route; empty picks the best-matching
+	// policy file by path.
+	Policy string `json:"policy,omitempty"`
+
+	app    *App
+	policy *policy.Policy
+	logger *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "http.handlers.idgate", New: func() caddy.Module { return new(Handler) }}
+}
+
+// Provision gets the idgate app (provisioning the defaults when there is no global block).
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	v, err := ctx.App("idgate")
+	if err != nil {
+		return fmt.Errorf("idgate: %w", err)
+	}
+	h.app = v.(*App)
+	if h.Policy != "" {
+		p, ok := h.app.policies.Get(h.Policy)
+		if !ok {
+			known := strings.Join(h.app.policies.Names(), ", ")
+			if known == "" {
+				known = "none; set `policies <dir>` in the global idgate block"
+			}
+			return fmt.Errorf("idgate: unknown policy %q (known: %s)", h.Policy, known)
+		}
+		h.policy = p
+		return nil
+	}
+	if len(h.app.policies.Policies()) == 0 {
+		return fmt.Errorf("idgate: no policies are loaded; set `policies <dir>` in the global idgate block, or name a policy on the directive")
+	}
+	return nil
+}
+
+// ServeHTTP strips identity headers, serves the portal or gates the request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	a := h.app
+	gate.StripIdentityHeaders(r.Header, a.forwarded)
+	if strings.HasPrefix(r.URL.Path, portal.Prefix) {
+		a.portal.ServeHTTP(w, r)
+		return nil
+	}
+	res := a.gate.Decide(r, h.policy, time.Now())
+	if res.Cookie != nil {
+		http.SetCookie(w, res.Cookie)
+	}
+	if res.Err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, res.Err)
+	}
+	if !res.Decision.Met {
+		if ce := h.logger.Check(zapcore.DebugLevel, "challenge"); ce != nil {
+			name := ""
+			if res.Policy != nil {
+				name = res.Policy.Name
+			}
+			ce.Write(zap.String("reason", string(res.Decision.Reason)), zap.String("policy", name))
+		}
+		a.portal.Challenge(w, r, res.Policy, res.Decision)
+		return nil
+	}
+	if res.Session != nil {
+		for _, kv := range res.Headers {
+			r.Header.Set(kv[0], kv[1])
+		}
+		repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+		repl.Set("http.auth.user.id", res.Session.Subject)
+		for k, v := range res.Claims {
+			repl.Set("idgate."+k, v)
+		}
+	}
+	return next.ServeHTTP(w, r)
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

@@ -1,0 +1,185 @@
+// Package gate decides, for one request, whether it may reach the upstream: it strips identity
+// headers the client sent, picks the policy, opens the session, evaluates the policy and, when it
+// is met, builds the assertion and the headers to forward.
+//
+// It does no network or disk I/O: the session is in the cookie, revocations and assertions come
+// from in-memory views. It writes nothing to the response; the caller turns a Result into a
+// challenge (portal.Challenge) or into headers and placeholders.
+package gate
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/idgate/idgate/internal/assertion"
+	"github.com/idgate/idgate/internal/identity"
+	"github.com/idgate/idgate/internal/session"
+	"github.com/idgate/idgate/policy"
+)
+
+// AssertionHeader carries the signed identity to the upstream.
+const AssertionHeader = "X-Idgate-Assertion"
+
+// StripIdentityHeaders deletes every X-Idgate-* header and every header a policy forwards.
+//
+// Why: the upstream trusts these headers; a client must never be able to set one, even on a path
+// whose policy does not forward it or when the claim it maps is absent.
+func StripIdentityHeaders(h http.Header, forwarded []string) {
+	for k := range h {
+		if len(k) >= 9 && strings.EqualFold(k[:9], "x-idgate-") {
+			delete(h, k)
+		}
+	}
+	for _, k := range forwarded {
+		delete(h, k)
+	}
+}
+
+// Gate holds what a decision needs. Fields are set once; it is safe for concurrent use.
+type Gate struct {
+	Policies   *policy.Set
+	Sessions   *session.Manager
+	Assertions *assertion.Issuer
+	// Issuer and Audience of assertions; empty means the request's origin.
+	Issuer, Audience string
+}
+
+// Result is the outcome for one request.
+type Result struct {
+	Policy   *policy.Policy
+	Decision policy.Decision
+	// Session is the opened session, nil when anonymous or when the policy is public.
+	Session *session.Session
+	// Cookie, when set, MUST be sent: a renewed idle timer or the deletion of a dead cookie.
+	Cookie *http.Cookie
+	// Headers to set on the upstream request (already stripped), Claims for placeholders.
+	Headers [][2]string
+	Claims  map[string]string
+	// Err is set when the assertion could not be signed; the caller fails with 500.
+	Err error
+}
+
+// Decide evaluates r. explicit, when non-nil, is the directive's policy and bypasses matching.
+// The caller MUST have stripped identity headers first.
+func (g *Gate) Decide(r *http.Request, explicit *policy.Policy, now time.Time) Result {
+	pol := explicit
+	if pol == nil {
+		pol = g.Policies.Match(r.URL.Path)
+	}
+	res := Result{Policy: pol}
+	if pol == nil {
+		res.Decision = policy.Decision{Reason: policy.ReasonNoPolicy}
+		return res
+	}
+	if pol.Public {
+		res.Decision = policy.Decision{Met: true, Reason: policy.ReasonPublic}
+		return res
+	}
+	secure := r.TLS != nil
+	s, err := g.Sessions.Open(r, secure, now)
+	switch err {
+	case nil:
+		res.Session = s
+	case session.ErrNoSession:
+	default:
+		// Tampered, expired or revoked: treat as anonymous and drop the dead cookie.
+		res.Cookie = session.ClearCookie(secure)
+	}
+	var id *identity.Identity
+	if s != nil {
+		id = &s.Identity
+	}
+	res.Decision = policy.Evaluate(pol, id, now)
+	if !res.Decision.Met {
+		return res
+	}
+	if g.Sessions.NeedsTouch(s, now) {
+		t := s.Clone()
+		t.Seen = now.Unix()
+		if v, err := g.Sessions.Seal(session.Name(secure), t); err == nil {
+			res.Cookie = g.Sessions.Cookie(secure, v, t, now)
+		}
+	}
+	g.forward(r, pol, s, now, &res)
+	return res
+}
+
+// claimValue returns a claim of s as a string for headers and placeholders.
+func claimValue(pol *policy.Policy, s *session.Session, c string) (string, bool) {
+	switch c {
+	case "sub":
+		return s.Subject, true
+	case "provider":
+		return s.Provider, true
+	case "auth_time":
+		return strconv.FormatInt(s.AuthTime, 10), true
+	case "amr":
+		return strings.Join(s.AMR, ","), true
+	case "policy":
+		return pol.Name, true
+	}
+	v, ok := s.Claims[c]
+	return v, ok && v != "" && safeHeaderValue(v)
+}
+
+// safeHeaderValue refuses control characters, which no header may carry.
+func safeHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 && v[i] != '\t' || v[i] == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func (g *Gate) forward(r *http.Request, pol *policy.Policy, s *session.Session, now time.Time, res *Result) {
+	org := "http://" + r.Host
+	if r.TLS != nil {
+		org = "https://" + r.Host
+	}
+	iss, aud := g.Issuer, g.Audience
+	if iss == "" {
+		iss = org
+	}
+	if aud == "" {
+		aud = org
+	}
+	key := s.ID + "\x00" + strconv.FormatInt(s.Version, 36) + "\x00" + pol.Name + "\x00" + iss
+	tok, _, err := g.Assertions.Assertion(key, iss, aud, now, func() jwt.MapClaims {
+		amr := s.AMR
+		if amr == nil {
+			amr = []string{}
+		}
+		c := jwt.MapClaims{"sub": s.Subject, "provider": s.Provider, "auth_time": s.AuthTime, "amr": amr, "policy": pol.Name}
+		for _, name := range pol.Forward.Claims {
+			if v, ok := claimValue(pol, s, name); ok {
+				c[name] = v
+			}
+		}
+		return c
+	})
+	if err != nil {
+		res.Err = err
+		return
+	}
+	res.Headers = make([][2]string, 0, 1+len(pol.Forward.Headers))
+	res.Headers = append(res.Headers, [2]string{AssertionHeader, tok})
+	for _, h := range pol.Forward.Headers {
+		if v, ok := claimValue(pol, s, h.Claim); ok {
+			res.Headers = append(res.Headers, [2]string{h.Name, v})
+		}
+	}
+	res.Claims = make(map[string]string, 5+len(pol.Forward.Claims))
+	for _, c := range policy.BaseClaims {
+		v, _ := claimValue(pol, s, c)
+		res.Claims[c] = v
+	}
+	for _, c := range pol.Forward.Claims {
+		if v, ok := claimValue(pol, s, c); ok {
+			res.Claims[c] = v
+		}
+	}
+}

@@ -1,0 +1,128 @@
+package portal
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// lang picks "ko" or "en" from Accept-Language: Korean first, English when the browser prefers it.
+func lang(r *http.Request) string {
+	best, bestQ := "ko", -1.0
+	for i, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
+		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		q := 1.0
+		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				q = f
+			}
+		}
+		q -= float64(i) * 1e-6 // earlier wins among equals
+		primary, _, _ := strings.Cut(strings.ToLower(tag), "-")
+		if (primary == "ko" || primary == "en") && q > bestQ {
+			best, bestQ = primary, q
+		}
+	}
+	return best
+}
+
+// msg is a message in Korean and English.
+type msg struct{ ko, en string }
+
+func (m msg) in(l string) string {
+	if l == "en" {
+		return m.en
+	}
+	return m.ko
+}
+
+// problem describes an error for people: what happened and what to do next.
+type problem struct {
+	status int
+	title  msg
+	what   msg
+	todo   msg
+	retry  bool
+}
+
+var problems = map[string]problem{
+	"login_required": {401, msg{"로그인이 필요합니다", "Please log in"},
+		msg{"이 페이지는 로그인한 사용자만 볼 수 있습니다.", "This page is only for signed-in users."},
+		msg{"아래 버튼으로 로그인하세요.", "Log in with one of the buttons below."}, true},
+	"provider_not_accepted": {401, msg{"다른 계정으로 로그인해야 합니다", "A different login is needed"},
+		msg{"이 페이지는 지금 로그인한 방법을 받지 않습니다.", "This page does not accept the account you are signed in with."},
+		msg{"아래 목록의 방법으로 다시 로그인하세요.", "Log in again with one of the methods listed."}, true},
+	"no_policy": {403, msg{"접근할 수 없는 페이지입니다", "This page is not available"},
+		msg{"이 주소에 대한 접근 정책이 없어 안전을 위해 차단했습니다.", "No access policy covers this address, so it is blocked for safety."},
+		msg{"주소를 확인하거나 사이트 관리자에게 문의하세요.", "Check the address or contact the site's administrator."}, false},
+	"requirement_unavailable": {403, msg{"추가 인증이 필요합니다", "Further verification is required"},
+		msg{"이 페이지는 이 사이트에서 아직 제공하지 않는 인증을 요구합니다.", "This page requires a verification this site does not offer yet."},
+		msg{"사이트 관리자에게 문의하세요.", "Contact the site's administrator."}, false},
+	"access_denied": {400, msg{"로그인이 취소되었습니다", "Login was cancelled"},
+		msg{"로그인 화면에서 정보 제공에 동의하지 않았거나 취소했습니다.", "The login was cancelled or consent was not given."},
+		msg{"계속하려면 다시 로그인하고 필요한 정보 제공에 동의하세요.", "To continue, log in again and accept the requested information."}, true},
+	"invalid_grant": {400, msg{"로그인을 완료하지 못했습니다", "Login could not be completed"},
+		msg{"로그인 확인 코드가 만료되었거나 이미 사용되었습니다.", "The login code expired or was already used."},
+		msg{"처음부터 다시 로그인하세요.", "Start the login again."}, true},
+	"invalid_token": {502, msg{"로그인 제공자가 인증을 거부했습니다", "The login provider refused the sign-in"},
+		msg{"로그인 제공자가 발급한 토큰이 만료되었거나 유효하지 않습니다.", "The token from the login provider expired or is invalid."},
+		msg{"다시 로그인하세요.", "Log in again."}, true},
+	"invalid_id_token": {502, msg{"로그인 응답을 확인할 수 없습니다", "The login answer could not be verified"},
+		msg{"로그인 제공자의 응답이 검증을 통과하지 못해 안전을 위해 거부했습니다.", "The provider's answer failed verification and was refused for safety."},
+		msg{"다시 로그인하세요. 계속되면 사이트 관리자에게 문의하세요.", "Log in again; if it keeps happening, contact the site's administrator."}, true},
+	"forbidden": {502, msg{"프로필 정보를 받을 수 없습니다", "The profile could not be read"},
+		msg{"이 사이트가 로그인 제공자의 프로필 정보를 받을 권한이 없습니다.", "This site lacks permission to read your profile from the provider."},
+		msg{"사이트 관리자에게 문의하세요.", "Contact the site's administrator."}, false},
+	"provider_unavailable": {503, msg{"로그인 서비스에 연결할 수 없습니다", "The login service is not reachable"},
+		msg{"로그인 제공자가 응답하지 않거나 오류를 돌려주었습니다. 이미 로그인된 세션에는 영향이 없습니다.", "The login provider did not answer or returned an error. Existing sessions are not affected."},
+		msg{"잠시 후 다시 시도하세요.", "Try again in a few minutes."}, true},
+	"bad_response": {502, msg{"로그인 응답을 이해할 수 없습니다", "The login answer could not be read"},
+		msg{"로그인 제공자가 예상하지 못한 응답을 보냈습니다.", "The login provider sent an unexpected answer."},
+		msg{"잠시 후 다시 시도하세요.", "Try again in a few minutes."}, true},
+	"misconfigured": {500, msg{"로그인 설정 오류", "Login is misconfigured"},
+		msg{"로그인 제공자가 이 사이트의 설정(클라이언트 정보)을 거부했습니다.", "The login provider rejected this site's client settings."},
+		msg{"사이트 관리자에게 문의하세요.", "Contact the site's administrator."}, false},
+	"state_invalid": {400, msg{"로그인 요청이 만료되었습니다", "The login request expired"},
+		msg{"로그인을 시작한 지 너무 오래되었거나, 이미 사용된 로그인 응답입니다.", "The login took too long, or this login answer was already used."},
+		msg{"처음부터 다시 로그인하세요.", "Start the login again."}, true},
+	"state_mismatch": {400, msg{"로그인 요청이 이 브라우저의 것이 아닙니다", "The login was started in another browser"},
+		msg{"보안을 위해 로그인을 시작한 브라우저에서만 완료할 수 있습니다.", "For safety, a login can only be completed in the browser that started it."},
+		msg{"이 브라우저에서 다시 로그인하세요.", "Log in again in this browser."}, true},
+	"unknown_provider": {404, msg{"알 수 없는 로그인 방법", "Unknown login method"},
+		msg{"요청한 로그인 방법은 이 사이트에 설정되어 있지 않습니다.", "The requested login method is not configured on this site."},
+		msg{"로그인 화면에서 다른 방법을 고르세요.", "Pick another method on the login page."}, true},
+	"cross_origin": {403, msg{"허용되지 않은 요청", "Request refused"},
+		msg{"다른 사이트에서 보낸 요청이라 거부했습니다.", "The request came from another site and was refused."},
+		msg{"이 사이트의 페이지에서 다시 시도하세요.", "Try again from this site's own page."}, false},
+	"no_session": {401, msg{"로그인되어 있지 않습니다", "Not signed in"},
+		msg{"현재 로그인된 세션이 없습니다.", "There is no signed-in session."},
+		msg{"로그인하세요.", "Log in."}, true},
+	"store_unavailable": {503, msg{"일시적인 오류", "Temporary error"},
+		msg{"로그인 상태를 저장할 수 없습니다.", "The login state could not be stored."},
+		msg{"잠시 후 다시 시도하세요.", "Try again in a few minutes."}, true},
+	"not_found": {404, msg{"페이지를 찾을 수 없습니다", "Not found"},
+		msg{"요청한 인증 페이지가 없습니다.", "There is no such idgate page."},
+		msg{"주소를 확인하세요.", "Check the address."}, false},
+	"method_not_allowed": {405, msg{"허용되지 않은 방식", "Method not allowed"},
+		msg{"이 주소는 이 요청 방식을 받지 않습니다.", "This address does not accept this request method."},
+		msg{"이 사이트의 페이지에서 다시 시도하세요.", "Try again from this site's pages."}, false},
+}
+
+var labels = map[string]msg{
+	"login_title":    {"로그인", "Log in"},
+	"login_lead":     {"계속하려면 로그인하세요.", "Log in to continue."},
+	"naver_button":   {"네이버 로그인", "Log in with NAVER"},
+	"kakao_button":   {"카카오 로그인", "Login with Kakao"},
+	"other_button":   {"%s(으)로 로그인", "Log in with %s"},
+	"no_providers":   {"이 페이지에 사용할 수 있는 로그인 방법이 없습니다. 사이트 관리자에게 문의하세요.", "No login method is available for this page. Contact the site's administrator."},
+	"privacy":        {"로그인하면 이 사이트가 필요한 최소한의 정보만 받습니다.", "Logging in shares only what this site needs."},
+	"retry":          {"다시 시도", "Try again"},
+	"home":           {"처음으로", "Home"},
+	"error_code":     {"오류 코드", "Error code"},
+	"logout_title":   {"로그아웃", "Log out"},
+	"logout_lead":    {"이 기기에서 로그아웃할까요?", "Log out on this device?"},
+	"logout_button":  {"로그아웃", "Log out"},
+	"logged_out":     {"로그아웃되었습니다.", "You are logged out."},
+	"not_logged_in":  {"로그인되어 있지 않습니다.", "You are not logged in."},
+	"signed_in_as":   {"로그인: %s", "Signed in: %s"},
+}

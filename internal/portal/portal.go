@@ -1,0 +1,537 @@
+// Package portal serves idgate's endpoints under /.idgate/ (login, provider callbacks, logout,
+// session, JWKS) as a JSON API with HTML pages on top, and writes challenges for gated requests.
+//
+// It owns the OAuth state (random, bound to the browser by a cookie, single use, short lived) and
+// turns provider errors into pages and stable JSON codes. It never logs tokens, codes or profile
+// data; subjects appear in logs only as keyed hashes.
+package portal
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/idgate/idgate/internal/identity"
+	"github.com/idgate/idgate/internal/session"
+	"github.com/idgate/idgate/internal/store"
+	"github.com/idgate/idgate/policy"
+	"github.com/idgate/idgate/providers"
+	"go.uber.org/zap"
+)
+
+// Prefix is where the portal lives on every gated site.
+const Prefix = "/.idgate/"
+
+//go:embed html/pages.html
+var pagesFS embed.FS
+
+var pages = template.Must(template.ParseFS(pagesFS, "html/pages.html"))
+
+// LoginProvider is a login provider as the portal uses it.
+type LoginProvider interface {
+	Name() string
+	AuthURL(ctx context.Context, req providers.AuthRequest) (string, error)
+	Exchange(ctx context.Context, cb providers.Callback) (*identity.Login, error)
+}
+
+// pkceProvider is implemented by providers that may not support PKCE and nonce.
+type pkceProvider interface{ UsesPKCE() bool }
+
+// PolicyMatcher finds the policy of a path (to list the providers a login page offers).
+type PolicyMatcher interface {
+	Match(path string) *policy.Policy
+}
+
+// Revoker records a revoked session until its expiry.
+type Revoker interface {
+	Revoke(ctx context.Context, id string, until time.Time) error
+}
+
+// ProviderInfo describes a configured login provider for the login page.
+type ProviderInfo struct {
+	Provider LoginProvider
+	// Label is the display name for generic providers ("Google"); Naver and Kakao use their brand text.
+	Label string
+	// Style is "naver", "kakao" or "" (neutral button).
+	Style string
+}
+
+// Portal serves /.idgate/*. Create it with all fields set; it is safe for concurrent use.
+type Portal struct {
+	Providers   map[string]ProviderInfo
+	Order       []string // display order of Providers
+	Sessions    *session.Manager
+	States      store.Ephemeral
+	Revocations Revoker
+	Policies    PolicyMatcher
+	// KeepClaims filters profile claims before they are sealed into the session.
+	KeepClaims func(map[string]string) map[string]string
+	// JWKS returns the current JSON Web Key Set.
+	JWKS func() []byte
+	// SubjectHash returns a keyed hash of a subject for logs.
+	SubjectHash func(string) string
+	Logger      *zap.Logger
+	Now         func() time.Time
+	Rand        io.Reader
+	// StateTTL bounds how long a login may take. Default: 10 minutes.
+	StateTTL time.Duration
+	// ProviderTimeout bounds each provider call. Default: 15 seconds.
+	ProviderTimeout time.Duration
+}
+
+// stateRecord is what the portal keeps server-side for one login in flight.
+type stateRecord struct {
+	Provider string `json:"p"`
+	RD       string `json:"rd"`
+	Nonce    string `json:"n,omitempty"`
+	Verifier string `json:"v,omitempty"`
+	Binding  []byte `json:"b"`
+	Redirect string `json:"r"`
+}
+
+func (p *Portal) stateTTL() time.Duration {
+	if p.StateTTL > 0 {
+		return p.StateTTL
+	}
+	return 10 * time.Minute
+}
+
+func secure(r *http.Request) bool { return r.TLS != nil }
+
+func bindingCookieName(sec bool) string {
+	if sec {
+		return "__Host-idgate_state"
+	}
+	return "idgate_state"
+}
+
+// ServeHTTP serves a request whose path starts with Prefix.
+func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Referrer-Policy", "same-origin")
+	rest := strings.TrimPrefix(r.URL.Path, Prefix)
+	switch {
+	case rest == "login":
+		p.allow(w, r, p.login, http.MethodGet, http.MethodHead)
+	case strings.HasPrefix(rest, "callback/"):
+		p.allow(w, r, func(w http.ResponseWriter, r *http.Request) { p.callback(w, r, strings.TrimPrefix(rest, "callback/")) }, http.MethodGet)
+	case rest == "logout":
+		p.allow(w, r, p.logout, http.MethodGet, http.MethodPost)
+	case rest == "session":
+		p.allow(w, r, p.session, http.MethodGet, http.MethodHead)
+	case rest == "jwks.json":
+		p.allow(w, r, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "public, max-age=300")
+			w.Write(p.JWKS())
+		}, http.MethodGet, http.MethodHead)
+	default:
+		p.fail(w, r, "not_found", "", nil)
+	}
+}
+
+func (p *Portal) allow(w http.ResponseWriter, r *http.Request, h http.HandlerFunc, methods ...string) {
+	for _, m := range methods {
+		if r.Method == m {
+			h(w, r)
+			return
+		}
+	}
+	w.Header().Set("Allow", strings.Join(methods, ", "))
+	p.fail(w, r, "method_not_allowed", "", nil)
+}
+
+// wantsJSON reports whether the client is an API client rather than a browser navigation.
+func wantsJSON(r *http.Request) bool {
+	if mode := r.Header.Get("Sec-Fetch-Mode"); mode != "" && mode != "navigate" {
+		return true
+	}
+	if r.Header.Get("X-Requested-With") != "" {
+		return true
+	}
+	accept := r.Header.Get("Accept")
+	if strings.Contains(accept, "text/html") {
+		return false
+	}
+	return strings.Contains(accept, "json") || r.Method != http.MethodGet && r.Method != http.MethodHead || accept != ""
+}
+
+type providerLink struct {
+	Name, Label, Style, URL string
+}
+
+func (p *Portal) loginLinks(l, rd string) []providerLink {
+	pol := p.Policies.Match(pathOnly(rd))
+	var out []providerLink
+	for _, name := range p.Order {
+		if pol != nil && !pol.Public && !pol.Accepts(name) {
+			continue
+		}
+		info := p.Providers[name]
+		label := fmt.Sprintf(labels["other_button"].in(l), info.Label)
+		switch info.Style {
+		case "naver":
+			label = labels["naver_button"].in(l)
+		case "kakao":
+			label = labels["kakao_button"].in(l)
+		}
+		out = append(out, providerLink{Name: name, Label: label, Style: info.Style,
+			URL: Prefix + "login?" + url.Values{"provider": {name}, "rd": {rd}}.Encode()})
+	}
+	return out
+}
+
+func pathOnly(rd string) string {
+	path, _, _ := strings.Cut(rd, "?")
+	if u, err := url.PathUnescape(path); err == nil {
+		return u
+	}
+	return path
+}
+
+func (p *Portal) login(w http.ResponseWriter, r *http.Request) {
+	rd, _ := SafeRedirect(r.URL.Query().Get("rd"))
+	name := r.URL.Query().Get("provider")
+	l := lang(r)
+	if name == "" {
+		links := p.loginLinks(l, rd)
+		if wantsJSON(r) {
+			out := []map[string]string{}
+			for _, k := range links {
+				out = append(out, map[string]string{"name": k.Name, "label": k.Label, "login_url": k.URL})
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"providers": out, "rd": rd})
+			return
+		}
+		p.render(w, http.StatusOK, "login", p.pageData(l, "", labels["login_title"].in(l), map[string]any{"Providers": links}))
+		return
+	}
+	info, ok := p.Providers[name]
+	if !ok {
+		p.fail(w, r, "unknown_provider", rd, nil)
+		return
+	}
+	if pol := p.Policies.Match(pathOnly(rd)); pol != nil && !pol.Public && !pol.Accepts(name) {
+		p.fail(w, r, "provider_not_accepted", rd, nil)
+		return
+	}
+	sec := secure(r)
+	bind, fresh, err := p.binding(r, sec)
+	if err != nil {
+		p.fail(w, r, "store_unavailable", rd, err)
+		return
+	}
+	state, err := session.RandomID(p.rand(), 32)
+	if err != nil {
+		p.fail(w, r, "store_unavailable", rd, err)
+		return
+	}
+	rec := stateRecord{Provider: name, RD: rd, Redirect: origin(r) + Prefix + "callback/" + name}
+	sum := sha256.Sum256([]byte(bind))
+	rec.Binding = sum[:]
+	if pk, ok := info.Provider.(pkceProvider); !ok || pk.UsesPKCE() {
+		if rec.Nonce, err = session.RandomID(p.rand(), 24); err == nil {
+			rec.Verifier, err = session.RandomID(p.rand(), 48)
+		}
+		if err != nil {
+			p.fail(w, r, "store_unavailable", rd, err)
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), p.providerTimeout())
+	defer cancel()
+	authURL, err := info.Provider.AuthURL(ctx, providers.AuthRequest{State: state, Nonce: rec.Nonce, CodeVerifier: rec.Verifier, RedirectURI: rec.Redirect})
+	if err != nil {
+		p.providerFail(w, r, name, rd, err)
+		return
+	}
+	data, _ := json.Marshal(rec)
+	if err := p.States.Put(r.Context(), "state:"+state, data, p.stateTTL()); err != nil {
+		p.fail(w, r, "store_unavailable", rd, err)
+		return
+	}
+	if fresh {
+		http.SetCookie(w, &http.Cookie{Name: bindingCookieName(sec), Value: bind, Path: "/", HttpOnly: true, Secure: sec,
+			SameSite: http.SameSiteLaxMode, MaxAge: int(p.stateTTL() / time.Second)})
+	}
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, map[string]string{"authorize_url": authURL})
+		return
+	}
+	http.Redirect(w, r, authURL, http.StatusFound)
+}
+
+// binding returns the browser's login-binding secret, creating one when absent. Several logins
+// in flight in one browser (tabs) share it; each has its own state.
+func (p *Portal) binding(r *http.Request, sec bool) (string, bool, error) {
+	if c, err := r.Cookie(bindingCookieName(sec)); err == nil && len(c.Value) >= 32 && len(c.Value) <= 64 {
+		return c.Value, false, nil
+	}
+	v, err := session.RandomID(p.rand(), 32)
+	return v, true, err
+}
+
+func (p *Portal) callback(w http.ResponseWriter, r *http.Request, name string) {
+	q := r.URL.Query()
+	info, ok := p.Providers[name]
+	if !ok {
+		p.fail(w, r, "unknown_provider", "/", nil)
+		return
+	}
+	state := q.Get("state")
+	if state == "" || len(state) > 128 {
+		p.fail(w, r, "state_invalid", "/", nil)
+		return
+	}
+	// Take makes the state single use: a replayed callback finds nothing.
+	data, found, err := p.States.Take(r.Context(), "state:"+state)
+	if err != nil {
+		p.fail(w, r, "store_unavailable", "/", err)
+		return
+	}
+	var rec stateRecord
+	if !found || json.Unmarshal(data, &rec) != nil || rec.Provider != name {
+		p.fail(w, r, "state_invalid", "/", nil)
+		return
+	}
+	sec := secure(r)
+	c, err := r.Cookie(bindingCookieName(sec))
+	if err != nil {
+		p.fail(w, r, "state_mismatch", rec.RD, nil)
+		return
+	}
+	sum := sha256.Sum256([]byte(c.Value))
+	if subtle.ConstantTimeCompare(sum[:], rec.Binding) != 1 {
+		p.fail(w, r, "state_mismatch", rec.RD, nil)
+		return
+	}
+	if e := q.Get("error"); e != "" {
+		p.providerFail(w, r, name, rec.RD, providers.CallbackError(name, e, q.Get("error_description")))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), p.providerTimeout())
+	defer cancel()
+	login, err := info.Provider.Exchange(ctx, providers.Callback{Code: q.Get("code"), State: state, RedirectURI: rec.Redirect, Nonce: rec.Nonce, CodeVerifier: rec.Verifier})
+	if err != nil {
+		p.providerFail(w, r, name, rec.RD, err)
+		return
+	}
+	now := p.Now()
+	// A new login replaces any previous session in this browser; the old one is revoked.
+	if old, err := p.Sessions.Open(r, sec, now); err == nil {
+		_ = p.Revocations.Revoke(r.Context(), old.ID, time.Unix(old.Expires, 0))
+	}
+	s, err := p.Sessions.New(identity.Identity{
+		Subject: login.Subject, Provider: login.Provider, AuthTime: login.AuthTime.Unix(),
+		AMR: login.AMR, Claims: p.KeepClaims(login.Claims),
+	}, now)
+	if err != nil {
+		p.fail(w, r, "store_unavailable", rec.RD, err)
+		return
+	}
+	v, err := p.Sessions.Seal(session.Name(sec), s)
+	if err != nil {
+		p.fail(w, r, "store_unavailable", rec.RD, err)
+		return
+	}
+	http.SetCookie(w, p.Sessions.Cookie(sec, v, s, now))
+	p.Logger.Info("login", zap.String("event", "login"), zap.String("provider", name), zap.String("subject_hash", p.SubjectHash(login.Subject)))
+	http.Redirect(w, r, rec.RD, http.StatusFound)
+}
+
+func (p *Portal) logout(w http.ResponseWriter, r *http.Request) {
+	sec := secure(r)
+	now := p.Now()
+	s, err := p.Sessions.Open(r, sec, now)
+	signedIn := err == nil
+	l := lang(r)
+	if r.Method == http.MethodGet {
+		rd, _ := SafeRedirect(r.URL.Query().Get("rd"))
+		p.render(w, http.StatusOK, "logout", p.pageData(l, "", labels["logout_title"].in(l), map[string]any{"SignedIn": signedIn, "RD": rd}))
+		return
+	}
+	if !SameOrigin(r) {
+		p.fail(w, r, "cross_origin", "", nil)
+		return
+	}
+	if signedIn {
+		// Server-side revocation: a copy of the cookie kept elsewhere stops working too.
+		if err := p.Revocations.Revoke(r.Context(), s.ID, time.Unix(s.Expires, 0)); err != nil {
+			p.fail(w, r, "store_unavailable", "", err)
+			return
+		}
+		p.Logger.Info("logout", zap.String("event", "logout"), zap.String("subject_hash", p.SubjectHash(s.Subject)))
+	}
+	http.SetCookie(w, session.ClearCookie(sec))
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, map[string]any{"logged_out": true})
+		return
+	}
+	if rd, ok := SafeRedirect(r.FormValue("rd")); ok && rd != "/" {
+		http.Redirect(w, r, rd, http.StatusSeeOther)
+		return
+	}
+	p.render(w, http.StatusOK, "logout", p.pageData(l, "", labels["logout_title"].in(l), map[string]any{"Done": true}))
+}
+
+func (p *Portal) session(w http.ResponseWriter, r *http.Request) {
+	s, err := p.Sessions.Open(r, secure(r), p.Now())
+	if err != nil {
+		writeProblem(w, r, "no_session", "", lang(r))
+		return
+	}
+	amr := s.AMR
+	if amr == nil {
+		amr = []string{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"sub": s.Subject, "provider": s.Provider, "auth_time": s.AuthTime, "amr": amr,
+		"issued_at": s.Issued, "expires_at": s.Expires, "idle_expires_at": s.Seen + int64(p.Sessions.Idle/time.Second),
+	})
+}
+
+func (p *Portal) providerTimeout() time.Duration {
+	if p.ProviderTimeout > 0 {
+		return p.ProviderTimeout
+	}
+	return 15 * time.Second
+}
+
+func (p *Portal) rand() io.Reader { return p.Sessions.Rand }
+
+// providerFail maps a provider error to its page or JSON code.
+func (p *Portal) providerFail(w http.ResponseWriter, r *http.Request, name, rd string, err error) {
+	code := providers.CodeUnavailable
+	var pe *providers.Error
+	if errors.As(err, &pe) {
+		code = pe.Code
+	}
+	p.Logger.Warn("provider error", zap.String("event", "login_failed"), zap.String("provider", name), zap.String("reason", code), zap.Error(err))
+	retry := Prefix + "login?" + url.Values{"provider": {name}, "rd": {rd}}.Encode()
+	p.writeFail(w, r, code, retry)
+}
+
+// fail writes an error; retry goes back to the login page for rd.
+func (p *Portal) fail(w http.ResponseWriter, r *http.Request, code, rd string, err error) {
+	if err != nil {
+		p.Logger.Error("portal error", zap.String("reason", code), zap.Error(err))
+	}
+	retry := ""
+	if rd != "" {
+		retry = Prefix + "login?" + url.Values{"rd": {rd}}.Encode()
+	}
+	p.writeFail(w, r, code, retry)
+}
+
+func (p *Portal) writeFail(w http.ResponseWriter, r *http.Request, code, retry string) {
+	l := lang(r)
+	pr, ok := problems[code]
+	if !ok {
+		code, pr = "bad_response", problems["bad_response"]
+	}
+	if !pr.retry {
+		retry = ""
+	}
+	if wantsJSON(r) {
+		writeProblem(w, r, code, retry, l)
+		return
+	}
+	p.render(w, pr.status, "error", p.pageData(l, code, pr.title.in(l), map[string]any{"RetryURL": retry}))
+}
+
+func writeProblem(w http.ResponseWriter, r *http.Request, code, retry, l string) {
+	pr := problems[code]
+	body := map[string]any{"code": code, "message": pr.what.in(l), "action": pr.todo.in(l), "retryable": pr.retry}
+	if retry != "" {
+		body["retry_url"] = retry
+	}
+	writeJSON(w, pr.status, body)
+}
+
+func (p *Portal) pageData(l, code, title string, extra map[string]any) map[string]any {
+	t := map[string]string{}
+	for k, v := range labels {
+		t[k] = v.in(l)
+	}
+	d := map[string]any{"Lang": l, "Title": title, "T": t, "Code": code}
+	if pr, ok := problems[code]; ok && code != "" {
+		d["Problem"] = true
+		d["What"] = pr.what.in(l)
+		d["Todo"] = pr.todo.in(l)
+	}
+	for k, v := range extra {
+		d[k] = v
+	}
+	return d
+}
+
+func (p *Portal) render(w http.ResponseWriter, status int, page string, data map[string]any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	w.WriteHeader(status)
+	if err := pages.ExecuteTemplate(w, page, data); err != nil {
+		p.Logger.Error("rendering page", zap.String("page", page), zap.Error(err))
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// Challenge answers a gated request whose policy is not met: a browser navigation is sent to the
+// portal step that satisfies the unmet requirement; anything else gets 401/403 JSON naming it.
+func (p *Portal) Challenge(w http.ResponseWriter, r *http.Request, pol *policy.Policy, d policy.Decision) {
+	l := lang(r)
+	w.Header().Set("Cache-Control", "no-store")
+	rd, _ := SafeRedirect(r.URL.RequestURI())
+	code := string(d.Reason)
+	switch d.Reason {
+	case policy.ReasonLoginRequired, policy.ReasonProviderNotAccepted:
+		loginURL := Prefix + "login?" + url.Values{"rd": {rd}}.Encode()
+		if !wantsJSON(r) {
+			http.Redirect(w, r, loginURL, http.StatusFound)
+			return
+		}
+		pr := problems[code]
+		writeJSON(w, http.StatusUnauthorized, map[string]any{
+			"code": code, "requirement": string(policy.ReqLogin), "policy": pol.Name,
+			"message": pr.what.in(l), "login_url": loginURL, "providers": acceptedProviders(pol, p.Order),
+		})
+	case policy.ReasonNoPolicy:
+		p.writeFail(w, r, code, "")
+	default:
+		// A requirement with no step configured here; provisioning normally rejects such policies.
+		if wantsJSON(r) {
+			pr := problems["requirement_unavailable"]
+			writeJSON(w, http.StatusForbidden, map[string]any{"code": code, "requirement": string(d.Unmet), "policy": pol.Name, "message": pr.what.in(l)})
+			return
+		}
+		p.render(w, http.StatusForbidden, "error", p.pageData(l, "requirement_unavailable", problems["requirement_unavailable"].title.in(l), nil))
+	}
+}
+
+func acceptedProviders(pol *policy.Policy, order []string) []string {
+	out := []string{}
+	for _, n := range order {
+		if pol.Accepts(n) {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
