@@ -8,6 +8,7 @@ package portal
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
@@ -410,7 +411,12 @@ func (p *Portal) providerTimeout() time.Duration {
 	return 15 * time.Second
 }
 
-func (p *Portal) rand() io.Reader { return p.Sessions.Rand }
+func (p *Portal) rand() io.Reader {
+	if p.Rand != nil {
+		return p.Rand
+	}
+	return rand.Reader
+}
 
 // providerFail maps a provider error to its page or JSON code.
 func (p *Portal) providerFail(w http.ResponseWriter, r *http.Request, name, rd string, err error) {

@@ -1,0 +1,47 @@
+// Command demo runs idgate's demo: Caddy with idgate on the embedded defaults in front of a small
+// legacy app, with a sandbox Naver and a sandbox Kakao. Open http://localhost:8080.
+//
+//	go run ./examples/demo
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/idgate/idgate/examples/demo/sandbox"
+)
+
+func main() {
+	o := sandbox.Options{}
+	flag.IntVar(&o.CaddyPort, "port", 8080, "port of the demo site (Caddy)")
+	flag.IntVar(&o.NaverPort, "naver-port", 9001, "port of the sandbox Naver")
+	flag.IntVar(&o.KakaoPort, "kakao-port", 9002, "port of the sandbox Kakao")
+	flag.IntVar(&o.AppPort, "app-port", 9003, "port of the legacy app")
+	flag.StringVar(&o.DataDir, "data", filepath.Join("examples", "demo", "data"), "directory for keys and policies")
+	flag.Parse()
+	sb, err := sandbox.Start(o)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sb.Close()
+	fmt.Printf(`
+idgate demo is running.
+
+  site (Caddy + idgate)   %s
+  members (Naver, Kakao)  %s/members/board
+  VIP (Naver only)        %s/vip/lounge
+  sandbox Naver           %s
+  legacy app (direct)     %s
+
+Policies: %s
+Ctrl-C to stop.
+`, sb.URL, sb.URL, sb.URL, sb.Naver.URL(), sb.AppURL, filepath.Join(sb.DataDir, "policies"))
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	<-sig
+}

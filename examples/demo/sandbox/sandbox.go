@@ -1,0 +1,198 @@
+// Package sandbox runs the idgate demo in one process: Caddy with idgate on the embedded
+// defaults, a sandbox Naver (navertest, with a consent page to pick a persona), a sandbox Kakao
+// (oidctest) and a small legacy app that shows the headers it received and whether the assertion
+// verified. The demo command and the end-to-end tests both start it.
+package sandbox
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	_ "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+	_ "github.com/idgate/idgate/caddymodule"
+	"github.com/idgate/idgate/providers/naver/navertest"
+	"github.com/idgate/idgate/providers/oidc/oidctest"
+)
+
+//go:embed policies/*.yaml
+var policiesFS embed.FS
+
+// Options select ports and directories. Zero ports pick free ones.
+type Options struct {
+	CaddyPort, NaverPort, KakaoPort, AppPort int
+	// DataDir holds Caddy's storage (keys) and the policy files. Default: a temporary directory.
+	DataDir string
+	// LogFile, when set, receives Caddy's logs (JSON).
+	LogFile string
+}
+
+// Sandbox is a running demo.
+type Sandbox struct {
+	URL       string // the site behind Caddy, e.g. http://localhost:8080
+	Naver     *navertest.Server
+	Kakao     *oidctest.Server
+	AppURL    string
+	DataDir   string
+	Caddyfile string
+	servers   []*http.Server
+}
+
+func listen(port int) (net.Listener, int, error) {
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return nil, 0, err
+	}
+	return l, l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// FreePort returns a free loopback port.
+func FreePort() (int, error) {
+	l, p, err := listen(0)
+	if err != nil {
+		return 0, err
+	}
+	l.Close()
+	return p, nil
+}
+
+// Start starts the fakes, the legacy app and Caddy.
+func Start(o Options) (*Sandbox, error) {
+	sb := &Sandbox{}
+	if o.DataDir == "" {
+		d, err := os.MkdirTemp("", "idgate-demo-")
+		if err != nil {
+			return nil, err
+		}
+		o.DataDir = d
+	}
+	sb.DataDir = o.DataDir
+	polDir := filepath.Join(o.DataDir, "policies")
+	if err := writePolicies(polDir); err != nil {
+		return nil, err
+	}
+	serve := func(port int, h http.Handler) (int, error) {
+		l, p, err := listen(port)
+		if err != nil {
+			return 0, fmt.Errorf("sandbox: port %d: %w", port, err)
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		sb.servers = append(sb.servers, srv)
+		go srv.Serve(l)
+		return p, nil
+	}
+	var err error
+	if o.CaddyPort == 0 {
+		if o.CaddyPort, err = FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	sb.URL = fmt.Sprintf("http://localhost:%d", o.CaddyPort)
+
+	naverL, naverPort, err := listen(o.NaverPort)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: naver port: %w", err)
+	}
+	naverBase := fmt.Sprintf("http://127.0.0.1:%d", naverPort)
+	sb.Naver = navertest.New(naverBase, "demo-naver-client", "demo-naver-secret")
+	nsrv := &http.Server{Handler: sb.Naver, ReadHeaderTimeout: 10 * time.Second}
+	sb.servers = append(sb.servers, nsrv)
+	go nsrv.Serve(naverL)
+
+	kakaoL, kakaoPort, err := listen(o.KakaoPort)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: kakao port: %w", err)
+	}
+	kakaoBase := fmt.Sprintf("http://127.0.0.1:%d", kakaoPort)
+	sb.Kakao = oidctest.New(kakaoBase, "demo-kakao-client", "demo-kakao-secret")
+	ksrv := &http.Server{Handler: sb.Kakao, ReadHeaderTimeout: 10 * time.Second}
+	sb.servers = append(sb.servers, ksrv)
+	go ksrv.Serve(kakaoL)
+
+	appPort, err := serve(o.AppPort, NewLegacyApp(sb.URL))
+	if err != nil {
+		return nil, err
+	}
+	sb.AppURL = fmt.Sprintf("http://127.0.0.1:%d", appPort)
+
+	logBlock := ""
+	if o.LogFile != "" {
+		logBlock = fmt.Sprintf("\tlog {\n\t\toutput file %s\n\t\tformat json\n\t\tlevel DEBUG\n\t}\n", o.LogFile)
+	}
+	sb.Caddyfile = fmt.Sprintf(`{
+	admin off
+	auto_https off
+	persist_config off
+	storage file_system %s
+%s	idgate {
+		policies %s
+		naver {
+			client_id demo-naver-client
+			client_secret demo-naver-secret
+			authorize_url %s/oauth2.0/authorize
+			token_url %s/oauth2.0/token
+			profile_url %s/v1/nid/me
+		}
+		oidc kakao {
+			issuer %s
+			client_id demo-kakao-client
+			client_secret demo-kakao-secret
+		}
+	}
+}
+
+http://:%d {
+	idgate
+	reverse_proxy 127.0.0.1:%d
+}
+`, filepath.Join(o.DataDir, "caddy"), logBlock, polDir, naverBase, naverBase, naverBase, kakaoBase, o.CaddyPort, appPort)
+	if err := RunCaddyfile(sb.Caddyfile); err != nil {
+		sb.Close()
+		return nil, err
+	}
+	return sb, nil
+}
+
+// RunCaddyfile adapts a Caddyfile and (re)loads it into this process's Caddy.
+func RunCaddyfile(cf string) error {
+	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), map[string]any{"filename": "Caddyfile"})
+	if err != nil {
+		return fmt.Errorf("sandbox: adapting Caddyfile: %w", err)
+	}
+	if err := caddy.Load(cfg, true); err != nil {
+		return fmt.Errorf("sandbox: loading Caddy config: %w", err)
+	}
+	return nil
+}
+
+func writePolicies(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return fs.WalkDir(policiesFS, "policies", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := policiesFS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, filepath.Base(p)), data, 0o644)
+	})
+}
+
+// Close stops Caddy and the sandbox servers.
+func (sb *Sandbox) Close() {
+	caddy.Stop()
+	for _, s := range sb.servers {
+		s.Close()
+	}
+}
