@@ -41,7 +41,7 @@ func NewLegacyApp(site string) http.Handler {
 		rep := Report{Path: r.URL.Path, Headers: map[string]string{}}
 		var names []string
 		for k := range r.Header {
-			if strings.HasPrefix(k, "X-Idgate-") || strings.HasPrefix(k, "X-User-") {
+			if (strings.HasPrefix(k, "X-Idgate-") || strings.HasPrefix(k, "X-User-") || strings.HasPrefix(k, "X-Remote-")) && r.Header.Get(k) != "" {
 				names = append(names, k)
 			}
 		}
@@ -50,7 +50,6 @@ func NewLegacyApp(site string) http.Handler {
 			rep.Headers[k] = strings.Join(r.Header.Values(k), ", ")
 		}
 		if tok := r.Header.Get("X-Idgate-Assertion"); tok != "" {
-			// The JWKS is fetched from the public site URL; rewrite to loopback for the fetch.
 			claims, err := v.Verify(tok)
 			if err != nil {
 				rep.Error = err.Error()

@@ -33,6 +33,8 @@ type Options struct {
 	DataDir string
 	// LogFile, when set, receives Caddy's logs (JSON).
 	LogFile string
+	// ProviderTimeout bounds each provider call (Caddy duration). Default: idgate's 10s.
+	ProviderTimeout string
 }
 
 // Sandbox is a running demo.
@@ -123,6 +125,10 @@ func Start(o Options) (*Sandbox, error) {
 	}
 	sb.AppURL = fmt.Sprintf("http://127.0.0.1:%d", appPort)
 
+	extra := ""
+	if o.ProviderTimeout != "" {
+		extra = "\t\tprovider_timeout " + o.ProviderTimeout + "\n"
+	}
 	logBlock := ""
 	if o.LogFile != "" {
 		logBlock = fmt.Sprintf("\tlog {\n\t\toutput file %s\n\t\tformat json\n\t\tlevel DEBUG\n\t}\n", o.LogFile)
@@ -146,14 +152,18 @@ func Start(o Options) (*Sandbox, error) {
 			client_id demo-kakao-client
 			client_secret demo-kakao-secret
 		}
-	}
+%s	}
 }
 
 http://:%d {
 	idgate
-	reverse_proxy 127.0.0.1:%d
+	reverse_proxy 127.0.0.1:%d {
+		# Placeholders set by idgate, for apps that read a plain header.
+		header_up X-Remote-User {http.auth.user.id}
+		header_up X-Remote-Policy {idgate.policy}
+	}
 }
-`, filepath.Join(o.DataDir, "caddy"), logBlock, polDir, naverBase, naverBase, naverBase, kakaoBase, o.CaddyPort, appPort)
+`, filepath.Join(o.DataDir, "caddy"), logBlock, polDir, naverBase, naverBase, naverBase, kakaoBase, extra, o.CaddyPort, appPort)
 	if err := RunCaddyfile(sb.Caddyfile); err != nil {
 		sb.Close()
 		return nil, err
