@@ -71,6 +71,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		a.portal.ServeHTTP(w, r)
 		return nil
 	}
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	// Unset identity placeholders read as empty, never as their literal {…} text.
+	repl.Map(emptyIdentityPlaceholder)
 	res := a.gate.Decide(r, h.policy, time.Now())
 	if res.Cookie != nil {
 		http.SetCookie(w, res.Cookie)
@@ -93,13 +96,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		for _, kv := range res.Headers {
 			r.Header.Set(kv[0], kv[1])
 		}
-		repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 		repl.Set("http.auth.user.id", res.Session.Subject)
 		for k, v := range res.Claims {
 			repl.Set("idgate."+k, v)
 		}
 	}
 	return next.ServeHTTP(w, r)
+}
+
+// emptyIdentityPlaceholder answers "" for idgate placeholders no session filled. Values set with
+// repl.Set take precedence over it.
+func emptyIdentityPlaceholder(key string) (any, bool) {
+	if key == "http.auth.user.id" || strings.HasPrefix(key, "idgate.") {
+		return "", true
+	}
+	return nil, false
 }
 
 // Interface guards

@@ -57,7 +57,7 @@ func NewLegacyApp(site string) http.Handler {
 				rep.Verified, rep.Claims = true, claims
 			}
 		}
-		if strings.HasPrefix(r.URL.Path, "/api/") {
+		if strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Query().Get("format") == "json" {
 			w.Header().Set("Content-Type", "application/json")
 			json.NewEncoder(w).Encode(rep)
 			return

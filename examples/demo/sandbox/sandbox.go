@@ -131,7 +131,23 @@ func Start(o Options) (*Sandbox, error) {
 	}
 	logBlock := ""
 	if o.LogFile != "" {
-		logBlock = fmt.Sprintf("\tlog {\n\t\toutput file %s\n\t\tformat json\n\t\tlevel DEBUG\n\t}\n", o.LogFile)
+		// Caddy's reverse_proxy logs upstream request headers at DEBUG; the filter keeps the
+		// identity headers idgate forwards out of the log (see README, "Logs").
+		logBlock = fmt.Sprintf(`	log {
+		output file %s
+		format filter {
+			wrap json
+			fields {
+				request>headers>X-Idgate-Assertion delete
+				request>headers>X-User-Id delete
+				request>headers>X-User-Name delete
+				request>headers>X-User-Email delete
+				request>headers>X-Remote-User delete
+			}
+		}
+		level DEBUG
+	}
+`, o.LogFile)
 	}
 	sb.Caddyfile = fmt.Sprintf(`{
 	admin off
