@@ -183,4 +183,3 @@ func BenchmarkUnsealCold(b *testing.B) {
 		}
 	}
 }
-
