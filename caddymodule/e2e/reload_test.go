@@ -1,5 +1,10 @@
 package e2e
 
-import "github.com/idgate/idgate/examples/demo/sandbox"
+import (
+	"github.com/idgate/idgate/examples/demo/sandbox"
+	"github.com/idgate/idgate/providers/naver/navertest"
+)
 
 func runCaddyfile(cf string) error { return sandbox.RunCaddyfile(cf) }
+
+func navertestKnobs() navertest.Knobs { return navertest.Knobs{} }
