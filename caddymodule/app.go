@@ -15,9 +15,12 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"path"
+	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/certmagic"
 	"github.com/idgate/idgate/internal/assertion"
 	"github.com/idgate/idgate/internal/gate"
 	"github.com/idgate/idgate/internal/keys"
@@ -214,12 +217,20 @@ func (a *App) Provision(ctx caddy.Context) error {
 	expand(&ac.Audience)
 
 	a.poolKey = "idgate.state"
-	v, _, err := pool.LoadOrNew(a.poolKey, func() (caddy.Destructor, error) { return sharedState{memory.New()}, nil })
+	storage := ctx.Storage()
+	v, _, err := pool.LoadOrNew(a.poolKey, func() (caddy.Destructor, error) {
+		m := memory.New()
+		// A fresh process: bring back the revocations made before the restart.
+		if err := loadRevocations(storage, m, time.Now()); err != nil {
+			return nil, err
+		}
+		return sharedState{m}, nil
+	})
 	if err != nil {
 		return err
 	}
 	a.states = v.(sharedState).Store
-	rev := revocations{a.states}
+	rev := revocations{m: a.states, storage: storage}
 
 	a.sessions, err = session.NewManager(sessionKeys, time.Duration(sc.IdleTimeout), time.Duration(sc.Lifetime), rev)
 	if err != nil {
@@ -400,8 +411,14 @@ func (a *App) Cleanup() error {
 }
 
 // revocations is the revocation view over the ephemeral store: local, so checking it on every
-// request costs a map lookup.
-type revocations struct{ m *memory.Store }
+// request costs a map lookup. Each revocation is also written to Caddy's storage, so a restart
+// (or another instance provisioning on the same storage) does not bring a logged-out session back.
+type revocations struct {
+	m       *memory.Store
+	storage certmagic.Storage
+}
+
+const revokedPrefix = "idgate/revoked"
 
 func (r revocations) Revoked(id string) bool { return r.m.Has("revoked:" + id) }
 
@@ -410,7 +427,39 @@ func (r revocations) Revoke(ctx context.Context, id string, until time.Time) err
 	if ttl <= 0 {
 		return nil
 	}
-	return r.m.Put(ctx, "revoked:"+id, []byte{1}, ttl)
+	if err := r.m.Put(ctx, "revoked:"+id, []byte{1}, ttl); err != nil {
+		return err
+	}
+	if err := r.storage.Store(ctx, revokedPrefix+"/"+id, []byte(strconv.FormatInt(until.Unix(), 10))); err != nil {
+		return fmt.Errorf("idgate: persisting revocation: %w", err)
+	}
+	return nil
+}
+
+// loadRevocations reads persisted revocations into m and deletes the expired ones.
+func loadRevocations(st certmagic.Storage, m *memory.Store, now time.Time) error {
+	ctx := context.Background()
+	keys, err := st.List(ctx, revokedPrefix, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("idgate: listing revocations in storage: %w", err)
+	}
+	for _, k := range keys {
+		data, err := st.Load(ctx, k)
+		if err != nil {
+			continue
+		}
+		until, err := strconv.ParseInt(string(data), 10, 64)
+		id := path.Base(k)
+		if err != nil || until <= now.Unix() {
+			_ = st.Delete(ctx, k)
+			continue
+		}
+		m.Put(ctx, "revoked:"+id, []byte{1}, time.Unix(until, 0).Sub(now))
+	}
+	return nil
 }
 
 // Interface guards

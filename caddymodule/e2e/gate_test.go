@@ -292,10 +292,7 @@ func TestLogoutRequiresSameOriginAndRevokesServerSide(t *testing.T) {
 		t.Fatalf("after logout: %d", status)
 	}
 	// invariant 8: the cookie kept by someone else is refused too.
-	thief := newBrowser(t)
-	u, _ := url.Parse(sb.URL)
-	thief.jar.SetCookies(u, []*http.Cookie{&stolen})
-	if status, _ := thief.report("/members/x", nil); status != 401 {
+	if status, _ := browserWith(t, stolen).report("/members/x", nil); status != 401 {
 		t.Fatalf("invariant 8: revoked cookie still accepted: %d", status)
 	}
 }
@@ -436,18 +433,37 @@ func TestManyConcurrentRequestsOnOneSession(t *testing.T) {
 func TestReloadKeepsSessionsAndRevocations(t *testing.T) {
 	b := newBrowser(t)
 	b.login("naver", "kim", "/members/x")
-	revoked := newBrowser(t)
-	revoked.login("naver", "lee", "/members/x")
-	if resp, _ := revoked.do("POST", "/.idgate/logout", map[string]string{"Origin": sb.URL, "Accept": "application/json"}, url.Values{}); resp.StatusCode != 200 {
+	loggedOut := newBrowser(t)
+	loggedOut.login("naver", "lee", "/members/x")
+	kept := *loggedOut.sessionCookie()
+	if resp, _ := loggedOut.do("POST", "/.idgate/logout", map[string]string{"Origin": sb.URL, "Accept": "application/json"}, url.Values{}); resp.StatusCode != 200 {
 		t.Fatal("logout failed")
 	}
-	u, _ := url.Parse(sb.URL)
-	_ = u
+	// A copy of the cookie kept from before the logout (a fresh browser each time, since a
+	// refused cookie is deleted from the jar).
+	revoked := func() *browser { return browserWith(t, kept) }
+	if status, _ := revoked().report("/members/x", nil); status != 401 {
+		t.Fatalf("revoked cookie accepted: %d", status)
+	}
 	if err := runCaddyfile(sb.Caddyfile); err != nil {
 		t.Fatal(err)
 	}
 	if status, rep := b.report("/members/x", nil); status != 200 || !rep.Verified {
 		t.Fatalf("session lost across reload: %d", status)
+	}
+	if status, _ := revoked().report("/members/x", nil); status != 401 {
+		t.Fatalf("revocation lost across reload: %d", status)
+	}
+	// A full stop and start: keys come back from Caddy's storage, revocations too.
+	stopCaddy()
+	if err := runCaddyfile(sb.Caddyfile); err != nil {
+		t.Fatal(err)
+	}
+	if status, rep := b.report("/members/x", nil); status != 200 || !rep.Verified {
+		t.Fatalf("session lost across restart: %d", status)
+	}
+	if status, _ := revoked().report("/members/x", nil); status != 401 {
+		t.Fatalf("invariant 8: revoked session valid again after restart: %d", status)
 	}
 }
 

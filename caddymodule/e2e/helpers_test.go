@@ -170,3 +170,11 @@ func decodeJSON(t *testing.T, body string) map[string]any {
 	}
 	return m
 }
+
+// browserWith is a new browser holding a copy of cookie c.
+func browserWith(t *testing.T, c http.Cookie) *browser {
+	b := newBrowser(t)
+	u, _ := url.Parse(sb.URL)
+	b.jar.SetCookies(u, []*http.Cookie{&c})
+	return b
+}
