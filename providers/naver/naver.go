@@ -52,6 +52,9 @@ type Config struct {
 // Client talks to Naver. It is safe for concurrent use.
 type Client struct {
 	cfg Config
+	// profileSet is true when the profile URL was configured; otherwise the OIDC surface takes
+	// it from discovery's userinfo_endpoint.
+	profileSet bool
 
 	mu       sync.Mutex
 	provider *oidc.Provider
@@ -70,11 +73,12 @@ func New(cfg Config) (*Client, error) {
 			*s = d
 		}
 	}
+	profileSet := cfg.ProfileURL != ""
 	def(&cfg.AuthorizeURL, DefaultAuthorizeURL)
 	def(&cfg.TokenURL, DefaultTokenURL)
 	def(&cfg.ProfileURL, DefaultProfileURL)
 	def(&cfg.Issuer, DefaultIssuer)
-	return &Client{cfg: cfg}, nil
+	return &Client{cfg: cfg, profileSet: profileSet}, nil
 }
 
 // Name returns "naver".
@@ -180,7 +184,11 @@ func (c *Client) Exchange(ctx context.Context, cb providers.Callback) (*identity
 			return nil, err
 		}
 	}
-	prof, err := c.Profile(ctx, tok.AccessToken)
+	profileURL := c.cfg.ProfileURL
+	if p != nil && !c.profileSet && p.UserInfoEndpoint() != "" {
+		profileURL = p.UserInfoEndpoint()
+	}
+	prof, err := c.profile(ctx, profileURL, tok.AccessToken)
 	if err != nil {
 		return nil, err
 	}
@@ -285,7 +293,11 @@ type profileResponse struct {
 // Profile fetches /v1/nid/me. It fails on resultcode != "00" or a missing response object,
 // whatever the HTTP status (some integrators see error bodies with 200).
 func (c *Client) Profile(ctx context.Context, accessToken string) (map[string]string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.cfg.ProfileURL, nil)
+	return c.profile(ctx, c.cfg.ProfileURL, accessToken)
+}
+
+func (c *Client) profile(ctx context.Context, profileURL, accessToken string) (map[string]string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, profileURL, nil)
 	if err != nil {
 		return nil, providers.Errorf(name, providers.CodeMisconfigured, false, err, "bad profile URL")
 	}
