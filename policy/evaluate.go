@@ -20,8 +20,12 @@ const (
 	ReasonPhoneRequired       Reason = "phone_required"
 	ReasonDocumentRequired    Reason = "document_required"
 	ReasonAdultRequired       Reason = "adult_required"
+	ReasonUnderage            Reason = "underage"
 	ReasonMFARequired         Reason = "mfa_required"
 )
+
+// ClockSkew is how far in the future a verification time may lie (instances' clocks differ).
+const ClockSkew = 5 * time.Minute
 
 // Decision is the outcome of evaluating a policy for one identity at one instant.
 type Decision struct {
@@ -29,6 +33,8 @@ type Decision struct {
 	Reason Reason
 	// Unmet is the first requirement not satisfied (empty when Met).
 	Unmet Requirement
+	// AdultBy is the verification that satisfied an adult requirement (nil otherwise).
+	AdultBy *identity.Verification
 }
 
 // Evaluate checks the requirements of p in order against id at now.
@@ -42,6 +48,7 @@ func Evaluate(p *Policy, id *identity.Identity, now time.Time) Decision {
 	if p.Public {
 		return Decision{Met: true, Reason: ReasonPublic}
 	}
+	var adultBy *identity.Verification
 	for _, r := range p.Require.Order {
 		switch r {
 		case ReqLogin:
@@ -52,14 +59,52 @@ func Evaluate(p *Policy, id *identity.Identity, now time.Time) Decision {
 				return Decision{Reason: ReasonProviderNotAccepted, Unmet: ReqLogin}
 			}
 		case ReqPhone:
-			return Decision{Reason: ReasonPhoneRequired, Unmet: ReqPhone}
+			if !Fresh(id.Latest(identity.KindPhone), p.Require.Phone.Within, now) {
+				return Decision{Reason: ReasonPhoneRequired, Unmet: ReqPhone}
+			}
 		case ReqDocument:
-			return Decision{Reason: ReasonDocumentRequired, Unmet: ReqDocument}
+			if !Fresh(id.Latest(identity.KindDocument), p.Require.Document.Within, now) {
+				return Decision{Reason: ReasonDocumentRequired, Unmet: ReqDocument}
+			}
 		case ReqAdult:
-			return Decision{Reason: ReasonAdultRequired, Unmet: ReqAdult}
+			a := p.Require.Adult
+			v := adultSource(id, a.Within, now)
+			if v == nil {
+				return Decision{Reason: ReasonAdultRequired, Unmet: ReqAdult}
+			}
+			birth, err := identity.ParseBirthDate(v.BirthDate)
+			if err != nil {
+				return Decision{Reason: ReasonAdultRequired, Unmet: ReqAdult}
+			}
+			if !identity.IsAdult(birth, now, a.MinAge, a.AgeRule) {
+				return Decision{Reason: ReasonUnderage, Unmet: ReqAdult}
+			}
+			adultBy = v
 		case ReqMFA:
 			return Decision{Reason: ReasonMFARequired, Unmet: ReqMFA}
 		}
 	}
-	return Decision{Met: true, Reason: ReasonOK}
+	return Decision{Met: true, Reason: ReasonOK, AdultBy: adultBy}
+}
+
+// Fresh reports whether verification v exists and is younger than within at now. A verification
+// exactly within old has expired; one more than ClockSkew in the future is not trusted.
+func Fresh(v *identity.Verification, within time.Duration, now time.Time) bool {
+	if v == nil {
+		return false
+	}
+	at := time.Unix(v.At, 0)
+	return at.Before(now.Add(ClockSkew)) && now.Sub(at) < within
+}
+
+// adultSource picks the freshest verification with a birth date that is within the window.
+func adultSource(id *identity.Identity, within time.Duration, now time.Time) *identity.Verification {
+	var best *identity.Verification
+	for _, kind := range []string{identity.KindPhone, identity.KindDocument} {
+		v := id.Latest(kind)
+		if v != nil && v.BirthDate != "" && Fresh(v, within, now) && (best == nil || v.At > best.At) {
+			best = v
+		}
+	}
+	return best
 }

@@ -27,6 +27,51 @@ type Identity struct {
 	AuthTime int64             `json:"at"`
 	AMR      []string          `json:"amr,omitempty"`
 	Claims   map[string]string `json:"c,omitempty"`
+	// Verified holds the latest verification of each kind (phone, document).
+	Verified []Verification `json:"v,omitempty"`
+}
+
+// Verification kinds.
+const (
+	KindPhone    = "phone"
+	KindDocument = "document"
+)
+
+// Verification is a fact a verification provider established, with its time.
+//
+// BirthDate is the verified date of birth (yyyy-mm-dd); it is the only input of the adult rule.
+// At is when idgate accepted the provider's VERIFIED answer, in Unix seconds.
+type Verification struct {
+	Kind      string `json:"k"`
+	Provider  string `json:"p"`
+	At        int64  `json:"t"`
+	BirthDate string `json:"b,omitempty"`
+}
+
+// Latest returns the latest verification of kind, or nil.
+func (id *Identity) Latest(kind string) *Verification {
+	if id == nil {
+		return nil
+	}
+	var best *Verification
+	for i := range id.Verified {
+		v := &id.Verified[i]
+		if v.Kind == kind && (best == nil || v.At > best.At) {
+			best = v
+		}
+	}
+	return best
+}
+
+// WithVerification returns the verifications of id with v replacing any earlier one of its kind.
+func (id *Identity) WithVerification(v Verification) []Verification {
+	out := []Verification{v}
+	for _, o := range id.Verified {
+		if o.Kind != v.Kind {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // Anonymous reports whether the identity has no subject.
