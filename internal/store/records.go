@@ -1,0 +1,29 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/idgate/idgate/internal/identity"
+)
+
+// Record is what idgate keeps per subject across devices and restarts: the latest verification
+// of each kind, the keyed hash of the person's CI, and the verified personal data some policy
+// forwards (nothing else).
+type Record struct {
+	Subject  string                  `json:"sub"`
+	Verified []identity.Verification `json:"verified,omitempty"`
+	CIHash   string                  `json:"ci_hash,omitempty"`
+	Claims   map[string]string       `json:"claims,omitempty"`
+	Updated  time.Time               `json:"updated"`
+}
+
+// Records is the durable verification record store.
+type Records interface {
+	// Get returns the record of subject, or nil without error when there is none.
+	Get(ctx context.Context, subject string) (*Record, error)
+	// Put replaces the record of r.Subject durably before returning.
+	Put(ctx context.Context, r *Record) error
+	// LinkCI records that subject verified with CI hash ci and returns every subject linked to it.
+	LinkCI(ctx context.Context, ci, subject string) ([]string, error)
+}
