@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -26,10 +27,12 @@ import (
 	"github.com/idgate/idgate/internal/keys"
 	"github.com/idgate/idgate/internal/portal"
 	"github.com/idgate/idgate/internal/session"
+	"github.com/idgate/idgate/internal/store/file"
 	"github.com/idgate/idgate/internal/store/memory"
 	"github.com/idgate/idgate/policy"
 	"github.com/idgate/idgate/providers/naver"
 	"github.com/idgate/idgate/providers/oidc"
+	"github.com/idgate/idgate/providers/portone"
 	"go.uber.org/zap"
 )
 
@@ -55,6 +58,14 @@ type App struct {
 	KeyRotation caddy.Duration `json:"key_rotation,omitempty"`
 	// ProviderTimeout bounds every call to a provider. Default: 10s.
 	ProviderTimeout caddy.Duration `json:"provider_timeout,omitempty"`
+	// PortOne configures phone identity verification (본인인증) through PortOne V2.
+	PortOne *PortOneConfig `json:"portone,omitempty"`
+	// RecordsDir holds the durable verification records. Default: idgate/records under Caddy's
+	// data directory.
+	RecordsDir string `json:"records_dir,omitempty"`
+	// BindCI refuses a verification whose person (CI) differs from the one already bound to the
+	// account. Default: off.
+	BindCI bool `json:"bind_ci,omitempty"`
 
 	policies   *policy.Set
 	gate       *gate.Gate
@@ -78,6 +89,17 @@ type NaverConfig struct {
 	OIDC bool `json:"oidc,omitempty"`
 	// Issuer of the OIDC surface. Default: https://nid.naver.com.
 	Issuer string `json:"issuer,omitempty"`
+}
+
+// PortOneConfig configures PortOne V2 identity verification.
+type PortOneConfig struct {
+	StoreID    string `json:"store_id,omitempty"`
+	ChannelKey string `json:"channel_key,omitempty"`
+	APISecret  string `json:"api_secret,omitempty"`
+	// APIBase overrides https://api.portone.io.
+	APIBase string `json:"api_base,omitempty"`
+	// SDKURL overrides https://cdn.portone.io/v2/browser-sdk.js.
+	SDKURL string `json:"sdk_url,omitempty"`
 }
 
 // OIDCConfig configures one OpenID Connect provider.
@@ -181,13 +203,27 @@ func (a *App) Provision(ctx caddy.Context) error {
 		order = append(order, o.Name)
 	}
 
+	var po *portone.Client
+	if c := a.PortOne; c != nil {
+		for _, s := range []*string{&c.StoreID, &c.ChannelKey, &c.APISecret, &c.APIBase, &c.SDKURL} {
+			expand(s)
+		}
+		if c.SDKURL == "" {
+			c.SDKURL = portone.DefaultSDKURL
+		}
+		var err error
+		po, err = portone.New(portone.Config{StoreID: c.StoreID, ChannelKey: c.ChannelKey, APISecret: c.APISecret, APIBase: c.APIBase, HTTPClient: httpClient})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("idgate: %w (after placeholder expansion; is the environment variable set?)", err))
+		}
+	}
 	if a.Policies != "" {
 		set, err := policy.LoadDir(a.Policies)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("idgate: loading policies from %s:\n%w", a.Policies, err))
 		} else {
 			a.policies = set
-			errs = append(errs, checkPolicies(set, infos)...)
+			errs = append(errs, checkPolicies(set, infos, a.PortOne != nil)...)
 		}
 	}
 	if len(errs) > 0 {
@@ -260,12 +296,33 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Now:             time.Now,
 		ProviderTimeout: timeout + 5*time.Second,
 	}
+	if po != nil {
+		dir := a.RecordsDir
+		if dir == "" {
+			dir = filepath.Join(caddy.AppDataDir(), "idgate", "records")
+		}
+		recs, err := file.New(dir)
+		if err != nil {
+			return fmt.Errorf("idgate: records_dir: %w", err)
+		}
+		ciKey := ks.CIHashKey
+		a.portal.Verify = &portal.Verification{
+			PortOne: &portal.PortOne{Client: po, StoreID: po.StoreID(), ChannelKey: po.ChannelKey(), SDKURL: a.PortOne.SDKURL},
+			Records: recs,
+			HashCI: func(ci string) string {
+				m := hmac.New(sha256.New, ciKey)
+				m.Write([]byte(ci))
+				return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+			},
+			BindCI: a.BindCI,
+		}
+	}
 	return nil
 }
 
 // checkPolicies reports login providers a policy names that are not configured, and
 // requirements no configured verifier can satisfy, each at its file and line.
-func checkPolicies(set *policy.Set, infos map[string]portal.ProviderInfo) []error {
+func checkPolicies(set *policy.Set, infos map[string]portal.ProviderInfo, phone bool) []error {
 	var errs []error
 	for _, p := range set.Policies() {
 		for _, name := range p.Require.Login {
@@ -277,8 +334,13 @@ func checkPolicies(set *policy.Set, infos map[string]portal.ProviderInfo) []erro
 			errs = append(errs, fmt.Errorf("idgate: policy %q requires login but no login provider is configured, at %s", p.Name, p.Where(policy.ReqLogin)))
 		}
 		for _, r := range p.Require.Order {
-			if r != policy.ReqLogin {
-				errs = append(errs, fmt.Errorf("idgate: policy %q requires %s, but no %s verification is configured (this idgate build offers login only), at %s", p.Name, r, r, p.Where(r)))
+			switch {
+			case r == policy.ReqLogin:
+			case (r == policy.ReqPhone || r == policy.ReqAdult) && phone:
+			case r == policy.ReqPhone || r == policy.ReqAdult:
+				errs = append(errs, fmt.Errorf("idgate: policy %q requires %s, but no phone verification is configured (add a portone block), at %s", p.Name, r, p.Where(r)))
+			default:
+				errs = append(errs, fmt.Errorf("idgate: policy %q requires %s, which this idgate build cannot verify yet, at %s", p.Name, r, p.Where(r)))
 			}
 		}
 	}

@@ -64,6 +64,15 @@ func parseDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			algorithm ES256|EdDSA
 //			signing_key_file <pem>  # repeatable; the first signs
 //		}
+//		portone {
+//			store_id <id>
+//			channel_key <key>
+//			api_secret <secret>
+//			api_base <url>
+//			sdk_url <url>
+//		}
+//		records_dir <dir>
+//		bind_ci
 //		key_rotation <duration>
 //		provider_timeout <duration>
 //	}
@@ -210,6 +219,44 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 				}
 			}
 			app.Assertion = ac
+		case "portone":
+			if app.PortOne != nil {
+				return nil, d.Err("portone is configured twice")
+			}
+			c := &PortOneConfig{}
+			for nest := d.Nesting(); d.NextBlock(nest); {
+				var err error
+				switch d.Val() {
+				case "store_id":
+					err = oneArg(d, &c.StoreID)
+				case "channel_key":
+					err = oneArg(d, &c.ChannelKey)
+				case "api_secret":
+					err = oneArg(d, &c.APISecret)
+				case "api_base":
+					err = oneArg(d, &c.APIBase)
+				case "sdk_url":
+					err = oneArg(d, &c.SDKURL)
+				default:
+					return nil, d.Errf("unknown portone subdirective %q (known: store_id, channel_key, api_secret, api_base, sdk_url)", d.Val())
+				}
+				if err != nil {
+					return nil, err
+				}
+			}
+			if c.StoreID == "" || c.ChannelKey == "" || c.APISecret == "" {
+				return nil, d.Err("portone needs store_id, channel_key and api_secret")
+			}
+			app.PortOne = c
+		case "records_dir":
+			if err := oneArg(d, &app.RecordsDir); err != nil {
+				return nil, err
+			}
+		case "bind_ci":
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			app.BindCI = true
 		case "key_rotation":
 			if err := durationArg(d, &app.KeyRotation); err != nil {
 				return nil, err
@@ -219,7 +266,7 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 		default:
-			return nil, d.Errf("unknown idgate subdirective %q (known: policies, naver, oidc, session, assertion, key_rotation, provider_timeout)", d.Val())
+			return nil, d.Errf("unknown idgate subdirective %q (known: policies, naver, oidc, portone, records_dir, bind_ci, session, assertion, key_rotation, provider_timeout)", d.Val())
 		}
 	}
 	return httpcaddyfile.App{Name: "idgate", Value: caddyconfig.JSON(app, nil)}, nil

@@ -12,7 +12,7 @@ var FactClaims = []string{
 }
 
 // PIIClaims are verified personal data that reach the upstream only when a policy lists them.
-var PIIClaims = []string{"birthdate", "is_foreigner", "ci_hash", "di"}
+var PIIClaims = []string{"birthdate", "is_foreigner", "ci_hash", "di", "phone_number"}
 
 func knownClaim(c string) bool {
 	return contains(BaseClaims, c) || contains(FactClaims, c) || contains(PIIClaims, c) ||

@@ -107,8 +107,36 @@ func (g *Gate) Decide(r *http.Request, explicit *policy.Policy, now time.Time) R
 	return res
 }
 
+// facts returns the verification facts the policy required and the session met, with their times.
+func facts(pol *policy.Policy, s *session.Session, d policy.Decision) map[string]any {
+	out := map[string]any{}
+	if pol.Require.Phone != nil {
+		if v := s.Latest(identity.KindPhone); v != nil {
+			out["phone_verified_at"] = v.At
+		}
+	}
+	if pol.Require.Document != nil {
+		if v := s.Latest(identity.KindDocument); v != nil {
+			out["document_verified_at"] = v.At
+		}
+	}
+	if pol.Require.Adult != nil && d.AdultBy != nil {
+		out["adult"] = true
+		out["adult_verified_at"] = d.AdultBy.At
+	}
+	return out
+}
+
 // claimValue returns a claim of s as a string for headers and placeholders.
-func claimValue(pol *policy.Policy, s *session.Session, c string) (string, bool) {
+func claimValue(pol *policy.Policy, s *session.Session, fs map[string]any, c string) (string, bool) {
+	if v, ok := fs[c]; ok {
+		switch x := v.(type) {
+		case int64:
+			return strconv.FormatInt(x, 10), true
+		case bool:
+			return strconv.FormatBool(x), true
+		}
+	}
 	switch c {
 	case "sub":
 		return s.Subject, true
@@ -147,6 +175,7 @@ func (g *Gate) forward(r *http.Request, pol *policy.Policy, s *session.Session, 
 	if aud == "" {
 		aud = org
 	}
+	fs := facts(pol, s, res.Decision)
 	key := s.ID + "\x00" + strconv.FormatInt(s.Version, 36) + "\x00" + pol.Name + "\x00" + iss
 	tok, _, err := g.Assertions.Assertion(key, iss, aud, now, func() jwt.MapClaims {
 		amr := s.AMR
@@ -154,8 +183,14 @@ func (g *Gate) forward(r *http.Request, pol *policy.Policy, s *session.Session, 
 			amr = []string{}
 		}
 		c := jwt.MapClaims{"sub": s.Subject, "provider": s.Provider, "auth_time": s.AuthTime, "amr": amr, "policy": pol.Name}
+		for k, v := range fs {
+			c[k] = v
+		}
 		for _, name := range pol.Forward.Claims {
-			if v, ok := claimValue(pol, s, name); ok {
+			if _, isFact := fs[name]; isFact {
+				continue
+			}
+			if v, ok := claimValue(pol, s, fs, name); ok {
 				c[name] = v
 			}
 		}
@@ -168,17 +203,20 @@ func (g *Gate) forward(r *http.Request, pol *policy.Policy, s *session.Session, 
 	res.Headers = make([][2]string, 0, 1+len(pol.Forward.Headers))
 	res.Headers = append(res.Headers, [2]string{AssertionHeader, tok})
 	for _, h := range pol.Forward.Headers {
-		if v, ok := claimValue(pol, s, h.Claim); ok {
+		if v, ok := claimValue(pol, s, fs, h.Claim); ok {
 			res.Headers = append(res.Headers, [2]string{h.Name, v})
 		}
 	}
-	res.Claims = make(map[string]string, 5+len(pol.Forward.Claims))
+	res.Claims = make(map[string]string, 5+len(fs)+len(pol.Forward.Claims))
 	for _, c := range policy.BaseClaims {
-		v, _ := claimValue(pol, s, c)
+		v, _ := claimValue(pol, s, fs, c)
 		res.Claims[c] = v
 	}
+	for c := range fs {
+		res.Claims[c], _ = claimValue(pol, s, fs, c)
+	}
 	for _, c := range pol.Forward.Claims {
-		if v, ok := claimValue(pol, s, c); ok {
+		if v, ok := claimValue(pol, s, fs, c); ok {
 			res.Claims[c] = v
 		}
 	}

@@ -31,6 +31,8 @@ type Set struct {
 	Signing []SigningKey `json:"signing"`
 	// LogHashKey keys the subject hashes in logs; it never rotates, so hashes stay comparable.
 	LogHashKey []byte `json:"log_hash_key"`
+	// CIHashKey keys the stored CI hashes; it never rotates (a new key would unlink everyone).
+	CIHashKey []byte `json:"ci_hash_key"`
 }
 
 // SessionKey is a 32-byte AEAD key.
@@ -95,12 +97,14 @@ func (s *Set) Rotate(now time.Time, p Policy, r io.Reader) (bool, error) {
 		alg = "ES256"
 	}
 	changed := false
-	if len(s.LogHashKey) == 0 {
-		s.LogHashKey = make([]byte, 32)
-		if _, err := io.ReadFull(r, s.LogHashKey); err != nil {
-			return false, fmt.Errorf("keys: randomness: %w", err)
+	for _, k := range []*[]byte{&s.LogHashKey, &s.CIHashKey} {
+		if len(*k) == 0 {
+			*k = make([]byte, 32)
+			if _, err := io.ReadFull(r, *k); err != nil {
+				return false, fmt.Errorf("keys: randomness: %w", err)
+			}
+			changed = true
 		}
-		changed = true
 	}
 	if len(s.Session) == 0 || (p.Every > 0 && now.Sub(s.Session[0].Created) >= p.Every) {
 		k, err := NewSessionKey(now, r)

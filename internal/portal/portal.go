@@ -89,6 +89,8 @@ type Portal struct {
 	StateTTL time.Duration
 	// ProviderTimeout bounds each provider call. Default: 15 seconds.
 	ProviderTimeout time.Duration
+	// Verify enables phone verification (nil: no verification endpoints).
+	Verify *Verification
 }
 
 // stateRecord is what the portal keeps server-side for one login in flight.
@@ -131,6 +133,14 @@ func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.allow(w, r, func(w http.ResponseWriter, r *http.Request) { p.callback(w, r, strings.TrimPrefix(rest, "callback/")) }, http.MethodGet)
 	case rest == "logout":
 		p.allow(w, r, p.logout, http.MethodGet, http.MethodPost)
+	case rest == "verify" || rest == "verify/phone":
+		p.allow(w, r, p.verifyPage, http.MethodGet, http.MethodHead)
+	case rest == "verify/portone/start" && p.Verify != nil && p.Verify.PortOne != nil:
+		p.allow(w, r, p.portoneStart, http.MethodPost)
+	case rest == "verify/portone/complete" && p.Verify != nil && p.Verify.PortOne != nil:
+		p.allow(w, r, p.portoneComplete, http.MethodPost)
+	case rest == "verify/portone/return" && p.Verify != nil && p.Verify.PortOne != nil:
+		p.allow(w, r, p.portoneReturn, http.MethodGet)
 	case rest == "session":
 		p.allow(w, r, p.session, http.MethodGet, http.MethodHead)
 	case rest == "jwks.json":
@@ -335,10 +345,12 @@ func (p *Portal) callback(w http.ResponseWriter, r *http.Request, name string) {
 	if old, err := p.Sessions.Open(r, sec, now); err == nil {
 		_ = p.Revocations.Revoke(r.Context(), old.ID, time.Unix(old.Expires, 0))
 	}
-	s, err := p.Sessions.New(identity.Identity{
+	id := identity.Identity{
 		Subject: login.Subject, Provider: login.Provider, AuthTime: login.AuthTime.Unix(),
 		AMR: login.AMR, Claims: p.KeepClaims(login.Claims),
-	}, now)
+	}
+	p.loadRecord(r.Context(), &id)
+	s, err := p.Sessions.New(id, now)
 	if err != nil {
 		p.fail(w, r, "store_unavailable", rec.RD, err)
 		return
@@ -472,7 +484,7 @@ func (p *Portal) pageData(l, code, title string, extra map[string]any) map[strin
 	for k, v := range labels {
 		t[k] = v.in(l)
 	}
-	d := map[string]any{"Lang": l, "Title": title, "T": t, "Code": code}
+	d := map[string]any{"Lang": l, "Title": title, "T": t, "Code": code, "Detail": ""}
 	if pr, ok := problems[code]; ok && code != "" {
 		d["Problem"] = true
 		d["What"] = pr.what.in(l)
@@ -518,8 +530,23 @@ func (p *Portal) Challenge(w http.ResponseWriter, r *http.Request, pol *policy.P
 			"code": code, "requirement": string(policy.ReqLogin), "policy": pol.Name,
 			"message": pr.what.in(l), "login_url": loginURL, "providers": acceptedProviders(pol, p.Order),
 		})
-	case policy.ReasonNoPolicy:
+	case policy.ReasonNoPolicy, policy.ReasonUnderage:
 		p.writeFail(w, r, code, "")
+	case policy.ReasonPhoneRequired, policy.ReasonAdultRequired:
+		if p.Verify == nil || p.Verify.PortOne == nil {
+			p.writeFail(w, r, "requirement_unavailable", "")
+			return
+		}
+		verifyURL := Prefix + "verify/phone?" + url.Values{"need": {string(d.Unmet)}, "rd": {rd}}.Encode()
+		if !wantsJSON(r) {
+			http.Redirect(w, r, verifyURL, http.StatusFound)
+			return
+		}
+		pr := problems[code]
+		writeJSON(w, http.StatusForbidden, map[string]any{
+			"code": code, "requirement": string(d.Unmet), "policy": pol.Name, "message": pr.what.in(l),
+			"verify_url": verifyURL, "methods": []string{"phone"},
+		})
 	default:
 		// A requirement with no step configured here; provisioning normally rejects such policies.
 		if wantsJSON(r) {
