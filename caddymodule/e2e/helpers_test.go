@@ -63,11 +63,14 @@ func abs(p string) string {
 }
 
 // do sends a request; hdr may set any header, including forged identity headers.
-func (b *browser) do(method, path string, hdr map[string]string, form url.Values) (*http.Response, string) {
+func (b *browser) do(method, path string, hdr map[string]string, form url.Values, raw ...[]byte) (*http.Response, string) {
 	b.t.Helper()
 	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())
+	}
+	if len(raw) > 0 && raw[0] != nil {
+		body = strings.NewReader(string(raw[0]))
 	}
 	req, err := http.NewRequest(method, abs(path), body)
 	if err != nil {

@@ -22,6 +22,7 @@ func main() {
 	flag.IntVar(&o.NaverPort, "naver-port", 9001, "port of the sandbox Naver")
 	flag.IntVar(&o.KakaoPort, "kakao-port", 9002, "port of the sandbox Kakao")
 	flag.IntVar(&o.AppPort, "app-port", 9003, "port of the legacy app")
+	flag.IntVar(&o.PortOnePort, "portone-port", 9004, "port of the sandbox PortOne (API, SDK stand-in)")
 	flag.StringVar(&o.DataDir, "data", filepath.Join("examples", "demo", "data"), "directory for keys and policies")
 	flag.Parse()
 	sb, err := sandbox.Start(o)
@@ -35,12 +36,14 @@ idgate demo is running.
   site (Caddy + idgate)   %s
   members (Naver, Kakao)  %s/members/board
   VIP (Naver only)        %s/vip/lounge
+  adult board (본인인증)   %s/adult/board
   sandbox Naver           %s
+  sandbox PortOne         %s
   legacy app (direct)     %s
 
 Policies: %s
 Ctrl-C to stop.
-`, sb.URL, sb.URL, sb.URL, sb.Naver.URL(), sb.AppURL, filepath.Join(sb.DataDir, "policies"))
+`, sb.URL, sb.URL, sb.URL, sb.URL, sb.Naver.URL(), sb.PortOne.URL(), sb.AppURL, filepath.Join(sb.DataDir, "policies"))
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig

@@ -28,7 +28,7 @@ type Identity struct {
 	AMR      []string          `json:"amr,omitempty"`
 	Claims   map[string]string `json:"c,omitempty"`
 	// Verified holds the latest verification of each kind (phone, document).
-	Verified []Verification `json:"v,omitempty"`
+	Verified []Verification `json:"vf,omitempty"`
 }
 
 // Verification kinds.

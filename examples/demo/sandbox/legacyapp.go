@@ -25,7 +25,7 @@ var appPage = template.Must(template.New("app").Parse(`<!doctype html><html lang
 nav a{margin-right:1rem}table{border-collapse:collapse;width:100%;font-size:.85rem}td{border-bottom:1px solid #eee;padding:.3rem;word-break:break-all;vertical-align:top}
 .ok{color:#1b5e20}.bad{color:#b71c1c}code{font-size:.8rem}</style></head><body>
 <h1>레거시 게시판 <small>(a legacy app that knows nothing of idgate)</small></h1>
-<nav><a href="/">홈</a><a href="/members/board">회원 게시판 (members)</a><a href="/vip/lounge">VIP (Naver only)</a><a href="/.idgate/session">/.idgate/session</a><a href="/.idgate/logout?rd=/">로그아웃</a></nav>
+<nav><a href="/">홈</a><a href="/members/board">회원 게시판 (members)</a><a href="/vip/lounge">VIP (Naver only)</a><a href="/adult/board">성인 게시판 (adult)</a><a href="/.idgate/session">/.idgate/session</a><a href="/.idgate/logout?rd=/">로그아웃</a></nav>
 <h2>{{.Path}}</h2>
 {{if .Headers}}<p id="verified" class="{{if .Verified}}ok{{else}}bad{{end}}">{{if .Verified}}✔ assertion verified with /.idgate/jwks.json{{else}}✘ {{.Error}}{{end}}</p>
 {{if .Claims}}<p>sub: <b id="sub">{{index .Claims "sub"}}</b></p>{{end}}{{else}}<p id="anonymous">공개 페이지입니다 — no identity headers were forwarded.</p>{{end}}

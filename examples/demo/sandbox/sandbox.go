@@ -21,6 +21,7 @@ import (
 	_ "github.com/idgate/idgate/caddymodule"
 	"github.com/idgate/idgate/providers/naver/navertest"
 	"github.com/idgate/idgate/providers/oidc/oidctest"
+	"github.com/idgate/idgate/providers/portone/portonetest"
 )
 
 //go:embed policies/*.yaml
@@ -28,7 +29,7 @@ var policiesFS embed.FS
 
 // Options select ports and directories. Zero ports pick free ones.
 type Options struct {
-	CaddyPort, NaverPort, KakaoPort, AppPort int
+	CaddyPort, NaverPort, KakaoPort, AppPort, PortOnePort int
 	// DataDir holds Caddy's storage (keys) and the policy files. Default: a temporary directory.
 	DataDir string
 	// LogFile, when set, receives Caddy's logs (JSON).
@@ -42,6 +43,7 @@ type Sandbox struct {
 	URL       string // the site behind Caddy, e.g. http://localhost:8080
 	Naver     *navertest.Server
 	Kakao     *oidctest.Server
+	PortOne   *portonetest.Server
 	AppURL    string
 	DataDir   string
 	Caddyfile string
@@ -119,6 +121,16 @@ func Start(o Options) (*Sandbox, error) {
 	sb.servers = append(sb.servers, ksrv)
 	go ksrv.Serve(kakaoL)
 
+	poL, poPort, err := listen(o.PortOnePort)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: portone port: %w", err)
+	}
+	poBase := fmt.Sprintf("http://127.0.0.1:%d", poPort)
+	sb.PortOne = portonetest.New(poBase, "store-demo", "channel-key-demo", "demo-portone-secret")
+	psrv := &http.Server{Handler: sb.PortOne, ReadHeaderTimeout: 10 * time.Second}
+	sb.servers = append(sb.servers, psrv)
+	go psrv.Serve(poL)
+
 	appPort, err := serve(o.AppPort, NewLegacyApp(sb.URL))
 	if err != nil {
 		return nil, err
@@ -143,6 +155,7 @@ func Start(o Options) (*Sandbox, error) {
 				request>headers>X-User-Name delete
 				request>headers>X-User-Email delete
 				request>headers>X-Remote-User delete
+				request>headers>X-User-Adult delete
 			}
 		}
 		level DEBUG
@@ -168,6 +181,14 @@ func Start(o Options) (*Sandbox, error) {
 			client_id demo-kakao-client
 			client_secret demo-kakao-secret
 		}
+		portone {
+			store_id store-demo
+			channel_key channel-key-demo
+			api_secret demo-portone-secret
+			api_base %s
+			sdk_url %s/v2/browser-sdk.js
+		}
+		records_dir %s
 %s	}
 }
 
@@ -179,7 +200,8 @@ http://:%d {
 		header_up X-Remote-Policy {idgate.policy}
 	}
 }
-`, filepath.Join(o.DataDir, "caddy"), logBlock, polDir, naverBase, naverBase, naverBase, kakaoBase, extra, o.CaddyPort, appPort)
+`, filepath.Join(o.DataDir, "caddy"), logBlock, polDir, naverBase, naverBase, naverBase, kakaoBase, poBase, poBase,
+		filepath.Join(o.DataDir, "records"), extra, o.CaddyPort, appPort)
 	if err := RunCaddyfile(sb.Caddyfile); err != nil {
 		sb.Close()
 		return nil, err

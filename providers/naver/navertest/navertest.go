@@ -181,8 +181,21 @@ h1{color:#03C75A;font-size:1.4rem}.p{display:block;width:100%;text-align:left;ma
 {{range .Personas}}<button class="p" name="persona" value="{{.Key}}" data-persona="{{.Key}}"><b>{{if .Name}}{{.Name}}{{else}}{{.Nickname}}{{end}}</b><br><small>{{if .Birthyear}}{{.Birthyear}}년생 · {{end}}{{if .Email}}{{.Email}}{{else}}프로필 제공 거부{{end}}</small></button>{{end}}
 <button class="p c" name="persona" value="" id="cancel">동의하지 않음 (cancel)</button></form></body></html>`))
 
+// AddPersona adds a sandbox user (tests use it for fresh subjects). Safe while serving.
+func (s *Server) AddPersona(p Persona) {
+	s.mu.Lock()
+	s.Personas = append(s.Personas[:len(s.Personas):len(s.Personas)], p)
+	s.mu.Unlock()
+}
+
+func (s *Server) personas() []Persona {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Personas
+}
+
 func (s *Server) persona(key string) (Persona, bool) {
-	for _, p := range s.Personas {
+	for _, p := range s.personas() {
 		if p.Key == key {
 			return p, true
 		}
@@ -224,7 +237,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, oidc bool) {
 				}
 			}
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			consentPage.Execute(w, map[string]any{"Params": params, "Personas": s.Personas})
+			consentPage.Execute(w, map[string]any{"Params": params, "Personas": s.personas()})
 			return
 		}
 		key = q.Get("persona")
