@@ -30,7 +30,7 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-func newChrome(t *testing.T, width, height int, lang string) context.Context {
+func newChrome(t *testing.T, width, height int, lang string, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium(t)),
@@ -45,6 +45,7 @@ func newChrome(t *testing.T, width, height int, lang string) context.Context {
 		chromedp.Flag("accept-lang", lang),
 		chromedp.WindowSize(width, height),
 	)
+	opts = append(opts, extra...)
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancel)
 	ctx, cancel2 := chromedp.NewContext(actx)
