@@ -33,6 +33,7 @@ import (
 	"github.com/idgate/idgate/providers/naver"
 	"github.com/idgate/idgate/providers/oidc"
 	"github.com/idgate/idgate/providers/portone"
+	"github.com/idgate/idgate/providers/stripeid"
 	"go.uber.org/zap"
 )
 
@@ -60,6 +61,8 @@ type App struct {
 	ProviderTimeout caddy.Duration `json:"provider_timeout,omitempty"`
 	// PortOne configures phone identity verification (본인인증) through PortOne V2.
 	PortOne *PortOneConfig `json:"portone,omitempty"`
+	// StripeIdentity configures ID-document verification through Stripe Identity.
+	StripeIdentity *StripeConfig `json:"stripe_identity,omitempty"`
 	// RecordsDir holds the durable verification records. Default: idgate/records under Caddy's
 	// data directory.
 	RecordsDir string `json:"records_dir,omitempty"`
@@ -100,6 +103,15 @@ type PortOneConfig struct {
 	APIBase string `json:"api_base,omitempty"`
 	// SDKURL overrides https://cdn.portone.io/v2/browser-sdk.js.
 	SDKURL string `json:"sdk_url,omitempty"`
+}
+
+// StripeConfig configures Stripe Identity.
+type StripeConfig struct {
+	SecretKey string `json:"secret_key,omitempty"`
+	// APIBase overrides https://api.stripe.com.
+	APIBase string `json:"api_base,omitempty"`
+	// WebhookSecret is the endpoint secret (whsec_…) of /.idgate/webhooks/stripe.
+	WebhookSecret string `json:"webhook_secret,omitempty"`
 }
 
 // OIDCConfig configures one OpenID Connect provider.
@@ -217,13 +229,27 @@ func (a *App) Provision(ctx caddy.Context) error {
 			errs = append(errs, fmt.Errorf("idgate: %w (after placeholder expansion; is the environment variable set?)", err))
 		}
 	}
+	var stripeClient *stripeid.Client
+	if c := a.StripeIdentity; c != nil {
+		for _, s := range []*string{&c.SecretKey, &c.APIBase, &c.WebhookSecret} {
+			expand(s)
+		}
+		var err error
+		stripeClient, err = stripeid.New(stripeid.Config{SecretKey: c.SecretKey, APIBase: c.APIBase, HTTPClient: httpClient})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("idgate: %w (after placeholder expansion; is the environment variable set?)", err))
+		}
+		if c.WebhookSecret == "" {
+			errs = append(errs, fmt.Errorf("idgate: stripe_identity: webhook_secret is required (after placeholder expansion)"))
+		}
+	}
 	if a.Policies != "" {
 		set, err := policy.LoadDir(a.Policies)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("idgate: loading policies from %s:\n%w", a.Policies, err))
 		} else {
 			a.policies = set
-			errs = append(errs, checkPolicies(set, infos, a.PortOne != nil)...)
+			errs = append(errs, checkPolicies(set, infos, a.PortOne != nil, a.StripeIdentity != nil)...)
 		}
 	}
 	if len(errs) > 0 {
@@ -296,7 +322,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Now:             time.Now,
 		ProviderTimeout: timeout + 5*time.Second,
 	}
-	if po != nil {
+	if po != nil || stripeClient != nil {
 		dir := a.RecordsDir
 		if dir == "" {
 			dir = filepath.Join(caddy.AppDataDir(), "idgate", "records")
@@ -307,7 +333,6 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		ciKey := ks.CIHashKey
 		a.portal.Verify = &portal.Verification{
-			PortOne: &portal.PortOne{Client: po, StoreID: po.StoreID(), ChannelKey: po.ChannelKey(), SDKURL: a.PortOne.SDKURL},
 			Records: recs,
 			HashCI: func(ci string) string {
 				m := hmac.New(sha256.New, ciKey)
@@ -316,13 +341,19 @@ func (a *App) Provision(ctx caddy.Context) error {
 			},
 			BindCI: a.BindCI,
 		}
+		if po != nil {
+			a.portal.Verify.PortOne = &portal.PortOne{Client: po, StoreID: po.StoreID(), ChannelKey: po.ChannelKey(), SDKURL: a.PortOne.SDKURL}
+		}
+		if stripeClient != nil {
+			a.portal.Verify.Stripe = &portal.Stripe{Client: stripeClient, WebhookSecret: a.StripeIdentity.WebhookSecret}
+		}
 	}
 	return nil
 }
 
 // checkPolicies reports login providers a policy names that are not configured, and
 // requirements no configured verifier can satisfy, each at its file and line.
-func checkPolicies(set *policy.Set, infos map[string]portal.ProviderInfo, phone bool) []error {
+func checkPolicies(set *policy.Set, infos map[string]portal.ProviderInfo, phone, document bool) []error {
 	var errs []error
 	for _, p := range set.Policies() {
 		for _, name := range p.Require.Login {
@@ -336,9 +367,13 @@ func checkPolicies(set *policy.Set, infos map[string]portal.ProviderInfo, phone 
 		for _, r := range p.Require.Order {
 			switch {
 			case r == policy.ReqLogin:
-			case (r == policy.ReqPhone || r == policy.ReqAdult) && phone:
-			case r == policy.ReqPhone || r == policy.ReqAdult:
-				errs = append(errs, fmt.Errorf("idgate: policy %q requires %s, but no phone verification is configured (add a portone block), at %s", p.Name, r, p.Where(r)))
+			case r == policy.ReqPhone && !phone:
+				errs = append(errs, fmt.Errorf("idgate: policy %q requires phone, but no phone verification is configured (add a portone block), at %s", p.Name, p.Where(r)))
+			case r == policy.ReqDocument && !document:
+				errs = append(errs, fmt.Errorf("idgate: policy %q requires document, but no document verification is configured (add a stripe_identity block), at %s", p.Name, p.Where(r)))
+			case r == policy.ReqAdult && !phone && !document:
+				errs = append(errs, fmt.Errorf("idgate: policy %q requires adult, but no verification that proves a birth date is configured (add portone or stripe_identity), at %s", p.Name, p.Where(r)))
+			case r == policy.ReqPhone || r == policy.ReqDocument || r == policy.ReqAdult:
 			default:
 				errs = append(errs, fmt.Errorf("idgate: policy %q requires %s, which this idgate build cannot verify yet, at %s", p.Name, r, p.Where(r)))
 			}

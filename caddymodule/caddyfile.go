@@ -71,6 +71,11 @@ func parseDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			api_base <url>
 //			sdk_url <url>
 //		}
+//		stripe_identity {
+//			secret_key <sk_…>
+//			webhook_secret <whsec_…>
+//			api_base <url>
+//		}
 //		records_dir <dir>
 //		bind_ci
 //		key_rotation <duration>
@@ -248,6 +253,31 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, d.Err("portone needs store_id, channel_key and api_secret")
 			}
 			app.PortOne = c
+		case "stripe_identity":
+			if app.StripeIdentity != nil {
+				return nil, d.Err("stripe_identity is configured twice")
+			}
+			c := &StripeConfig{}
+			for nest := d.Nesting(); d.NextBlock(nest); {
+				var err error
+				switch d.Val() {
+				case "secret_key":
+					err = oneArg(d, &c.SecretKey)
+				case "api_base":
+					err = oneArg(d, &c.APIBase)
+				case "webhook_secret":
+					err = oneArg(d, &c.WebhookSecret)
+				default:
+					return nil, d.Errf("unknown stripe_identity subdirective %q (known: secret_key, api_base, webhook_secret)", d.Val())
+				}
+				if err != nil {
+					return nil, err
+				}
+			}
+			if c.SecretKey == "" || c.WebhookSecret == "" {
+				return nil, d.Err("stripe_identity needs secret_key and webhook_secret")
+			}
+			app.StripeIdentity = c
 		case "records_dir":
 			if err := oneArg(d, &app.RecordsDir); err != nil {
 				return nil, err
@@ -266,7 +296,7 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 		default:
-			return nil, d.Errf("unknown idgate subdirective %q (known: policies, naver, oidc, portone, records_dir, bind_ci, session, assertion, key_rotation, provider_timeout)", d.Val())
+			return nil, d.Errf("unknown idgate subdirective %q (known: policies, naver, oidc, portone, stripe_identity, records_dir, bind_ci, session, assertion, key_rotation, provider_timeout)", d.Val())
 		}
 	}
 	return httpcaddyfile.App{Name: "idgate", Value: caddyconfig.JSON(app, nil)}, nil

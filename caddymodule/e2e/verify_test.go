@@ -70,14 +70,14 @@ func TestAdultBoardWithEachSandboxPersona(t *testing.T) {
 			b.login("naver", freshNaverUser(t), "/adult/board")
 			resp, body := b.do("GET", "/adult/board", jsonHdr, nil, nil)
 			m := decodeJSON(t, body)
-			if resp.StatusCode != 403 || m["code"] != "adult_required" || m["requirement"] != "adult" || !strings.HasPrefix(m["verify_url"].(string), "/.idgate/verify/phone?") {
+			if resp.StatusCode != 403 || m["code"] != "adult_required" || m["requirement"] != "adult" || !strings.HasPrefix(m["verify_url"].(string), "/.idgate/verify?") {
 				t.Fatalf("before verification: %d %v", resp.StatusCode, m)
 			}
 			resp, _ = b.nav("/adult/board")
-			if loc := location(t, resp); loc != "/.idgate/verify/phone?need=adult&rd=%2Fadult%2Fboard" {
+			if loc := location(t, resp); loc != "/.idgate/verify?need=adult&rd=%2Fadult%2Fboard" {
 				t.Fatalf("browser challenge: %q", loc)
 			}
-			_, page := b.nav("/.idgate/verify/phone?need=adult&rd=%2Fadult%2Fboard")
+			_, page := b.nav("/.idgate/verify?need=adult&rd=%2Fadult%2Fboard")
 			if !strings.Contains(page, "청소년 보호법") || !strings.Contains(page, "휴대폰 본인인증") || !strings.Contains(page, sb.PortOne.URL()+"/v2/browser-sdk.js") {
 				t.Fatalf("verification page: %s", page)
 			}
@@ -247,7 +247,7 @@ func TestLostVerificationIsRecoveredOnTheNextVisit(t *testing.T) {
 	id := b.startVerification("/adult/board")
 	// The person finished in the carrier window, but the popup was closed before it reported.
 	sb.PortOne.Complete(id, "adult")
-	resp, _ := b.nav("/.idgate/verify/phone?need=adult&rd=%2Fadult%2Fboard")
+	resp, _ := b.nav("/.idgate/verify?need=adult&rd=%2Fadult%2Fboard")
 	if location(t, resp) != "/adult/board" {
 		t.Fatal("the finished verification was not recovered")
 	}

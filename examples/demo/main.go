@@ -23,6 +23,7 @@ func main() {
 	flag.IntVar(&o.KakaoPort, "kakao-port", 9002, "port of the sandbox Kakao")
 	flag.IntVar(&o.AppPort, "app-port", 9003, "port of the legacy app")
 	flag.IntVar(&o.PortOnePort, "portone-port", 9004, "port of the sandbox PortOne (API, SDK stand-in)")
+	flag.IntVar(&o.StripePort, "stripe-port", 9005, "port of the sandbox Stripe Identity")
 	flag.StringVar(&o.DataDir, "data", filepath.Join("examples", "demo", "data"), "directory for keys and policies")
 	flag.Parse()
 	sb, err := sandbox.Start(o)

@@ -141,6 +141,12 @@ func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.allow(w, r, p.portoneComplete, http.MethodPost)
 	case rest == "verify/portone/return" && p.Verify != nil && p.Verify.PortOne != nil:
 		p.allow(w, r, p.portoneReturn, http.MethodGet)
+	case rest == "verify/stripe/start" && p.stripeEnabled():
+		p.allow(w, r, p.stripeStart, http.MethodPost)
+	case rest == "verify/stripe/return" && p.stripeEnabled():
+		p.allow(w, r, p.stripeReturn, http.MethodGet)
+	case rest == "webhooks/stripe" && p.stripeEnabled():
+		p.allow(w, r, p.stripeWebhook, http.MethodPost)
 	case rest == "session":
 		p.allow(w, r, p.session, http.MethodGet, http.MethodHead)
 	case rest == "jwks.json":
@@ -532,12 +538,19 @@ func (p *Portal) Challenge(w http.ResponseWriter, r *http.Request, pol *policy.P
 		})
 	case policy.ReasonNoPolicy, policy.ReasonUnderage:
 		p.writeFail(w, r, code, "")
-	case policy.ReasonPhoneRequired, policy.ReasonAdultRequired:
-		if p.Verify == nil || p.Verify.PortOne == nil {
+	case policy.ReasonPhoneRequired, policy.ReasonAdultRequired, policy.ReasonDocumentRequired:
+		methods := []string{}
+		if p.Verify != nil && p.Verify.PortOne != nil && d.Reason != policy.ReasonDocumentRequired {
+			methods = append(methods, "phone")
+		}
+		if p.stripeEnabled() && d.Reason != policy.ReasonPhoneRequired {
+			methods = append(methods, "document")
+		}
+		if len(methods) == 0 {
 			p.writeFail(w, r, "requirement_unavailable", "")
 			return
 		}
-		verifyURL := Prefix + "verify/phone?" + url.Values{"need": {string(d.Unmet)}, "rd": {rd}}.Encode()
+		verifyURL := Prefix + "verify?" + url.Values{"need": {string(d.Unmet)}, "rd": {rd}}.Encode()
 		if !wantsJSON(r) {
 			http.Redirect(w, r, verifyURL, http.StatusFound)
 			return
@@ -545,7 +558,7 @@ func (p *Portal) Challenge(w http.ResponseWriter, r *http.Request, pol *policy.P
 		pr := problems[code]
 		writeJSON(w, http.StatusForbidden, map[string]any{
 			"code": code, "requirement": string(d.Unmet), "policy": pol.Name, "message": pr.what.in(l),
-			"verify_url": verifyURL, "methods": []string{"phone"},
+			"verify_url": verifyURL, "methods": methods,
 		})
 	default:
 		// A requirement with no step configured here; provisioning normally rejects such policies.

@@ -36,6 +36,7 @@ type PortOne struct {
 // the verification endpoints.
 type Verification struct {
 	PortOne *PortOne
+	Stripe  *Stripe
 	Records store.Records
 	// HashCI returns the keyed hash of a CI; the raw CI is never stored or logged.
 	HashCI func(ci string) string
@@ -48,6 +49,7 @@ type Verification struct {
 // pending is what idgate keeps for an identityVerificationId it issued.
 type pending struct {
 	SID     string `json:"sid"`
+	Subject string `json:"sub"`
 	RD      string `json:"rd"`
 	Created int64  `json:"t"`
 }
@@ -80,7 +82,9 @@ func (p *Portal) verifyPage(w http.ResponseWriter, r *http.Request) {
 	l := lang(r)
 	rd, _ := SafeRedirect(r.URL.Query().Get("rd"))
 	need := r.URL.Query().Get("need")
-	if p.Verify == nil || p.Verify.PortOne == nil {
+	phone := p.Verify != nil && p.Verify.PortOne != nil && need != "document"
+	document := p.stripeEnabled() && need != "phone"
+	if !phone && !document {
 		p.fail(w, r, "requirement_unavailable", "", nil)
 		return
 	}
@@ -89,33 +93,45 @@ func (p *Portal) verifyPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, Prefix+"login?"+url.Values{"rd": {r.URL.RequestURI()}}.Encode(), http.StatusFound)
 		return
 	}
-	if ns, prd, ok := p.recoverPending(r, s); ok {
-		p.setSession(w, r, ns)
-		if prd == "" {
-			prd = rd
+	if p.Verify.PortOne != nil {
+		if ns, prd, ok := p.recoverPending(r, s); ok {
+			p.setSession(w, r, ns)
+			if prd == "" {
+				prd = rd
+			}
+			http.Redirect(w, r, prd, http.StatusFound)
+			return
 		}
-		http.Redirect(w, r, prd, http.StatusFound)
+	}
+	// A verification finished elsewhere (a Stripe webhook, another device) since this login.
+	if ns := p.refreshFromRecord(r.Context(), s); ns != nil {
+		p.setSession(w, r, ns)
+		http.Redirect(w, r, rd, http.StatusFound)
 		return
 	}
 	nonce, _ := session.RandomID(p.rand(), 16)
 	lead := labels["verify_lead_phone"]
-	if need == "adult" {
+	switch need {
+	case "adult":
 		lead = labels["verify_lead_adult"]
+	case "document":
+		lead = labels["verify_lead_document"]
 	}
-	cfg := map[string]string{
-		"sdkUrl": p.Verify.PortOne.SDKURL, "rd": rd,
-		"working": labels["verify_working"].in(l), "failed": labels["verify_failed"].in(l),
+	cfg := map[string]string{"rd": rd, "working": labels["verify_working"].in(l), "failed": labels["verify_failed"].in(l)}
+	sdkOrigin := ""
+	if phone {
+		cfg["sdkUrl"] = p.Verify.PortOne.SDKURL
+		if u, err := url.Parse(p.Verify.PortOne.SDKURL); err == nil {
+			sdkOrigin = u.Scheme + "://" + u.Host
+		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	sdkOrigin := ""
-	if u, err := url.Parse(p.Verify.PortOne.SDKURL); err == nil {
-		sdkOrigin = u.Scheme + "://" + u.Host
-	}
 	// The PortOne SDK loads its own scripts and carrier windows, so this page allows scripts
 	// from the SDK's origin (and what it loads) while inline code needs the nonce.
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'nonce-"+nonce+"' 'strict-dynamic' "+sdkOrigin+
 		"; style-src 'self' 'unsafe-inline'; img-src * data:; frame-src * ; connect-src 'self' "+sdkOrigin+"; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	d := p.pageData(l, "", labels["verify_title"].in(l), map[string]any{"Lead": lead.in(l), "Nonce": nonce, "Config": cfg})
+	d := p.pageData(l, "", labels["verify_title"].in(l), map[string]any{"Lead": lead.in(l), "Nonce": nonce, "Config": cfg,
+		"Phone": phone, "Document": document, "RD": rd})
 	if err := pages.ExecuteTemplate(w, "verify_phone", d); err != nil {
 		p.Logger.Error("rendering page", zap.Error(err))
 	}
@@ -138,8 +154,26 @@ func (p *Portal) recoverPending(r *http.Request, s *session.Session) (*session.S
 	return nil, "", false
 }
 
+// addPending records verification id (kind "iv" for PortOne, "vs" for Stripe) as issued to s.
+func (p *Portal) addPending(ctx context.Context, kind, id string, s *session.Session, rd string, ttl time.Duration) error {
+	data, _ := json.Marshal(pending{SID: s.ID, Subject: s.Subject, RD: rd, Created: p.Now().Unix()})
+	if err := p.States.Put(ctx, kind+":"+id, data, ttl); err != nil {
+		return err
+	}
+	ids := append(p.pendingList(ctx, kind, s.ID), id)
+	if len(ids) > maxPendingPerSession {
+		ids = ids[len(ids)-maxPendingPerSession:]
+	}
+	list, _ := json.Marshal(ids)
+	return p.States.Put(ctx, kind+"s:"+s.ID, list, ttl)
+}
+
 func (p *Portal) pendingIDs(ctx context.Context, sid string) []string {
-	data, ok, err := p.States.Get(ctx, "ivs:"+sid)
+	return p.pendingList(ctx, "iv", sid)
+}
+
+func (p *Portal) pendingList(ctx context.Context, kind, sid string) []string {
+	data, ok, err := p.States.Get(ctx, kind+"s:"+sid)
 	if err != nil || !ok {
 		return nil
 	}
@@ -170,17 +204,7 @@ func (p *Portal) portoneStart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := "idgate-" + rnd
-	data, _ := json.Marshal(pending{SID: s.ID, RD: rd, Created: p.Now().Unix()})
-	if err := p.States.Put(r.Context(), "iv:"+id, data, p.pendingTTL()); err != nil {
-		writeProblem(w, r, "store_unavailable", "", lang(r))
-		return
-	}
-	ids := append(p.pendingIDs(r.Context(), s.ID), id)
-	if len(ids) > maxPendingPerSession {
-		ids = ids[len(ids)-maxPendingPerSession:]
-	}
-	list, _ := json.Marshal(ids)
-	if err := p.States.Put(r.Context(), "ivs:"+s.ID, list, p.pendingTTL()); err != nil {
+	if err := p.addPending(r.Context(), "iv", id, s, rd, p.pendingTTL()); err != nil {
 		writeProblem(w, r, "store_unavailable", "", lang(r))
 		return
 	}
@@ -302,27 +326,36 @@ func (p *Portal) acceptPortOne(ctx context.Context, r *http.Request, s *session.
 	if _, took, err := p.States.Take(ctx, "iv:"+id); err != nil || !took {
 		return nil, "", "verification_unknown", ""
 	}
-	now := p.Now()
 	ciHash := ""
 	if vc.CI != "" {
 		ciHash = p.Verify.HashCI(vc.CI)
 	}
-	rec, err := p.Verify.Records.Get(ctx, s.Subject)
-	if err != nil {
-		return nil, "", "store_unavailable", ""
-	}
-	if rec == nil {
-		rec = &store.Record{Subject: s.Subject}
-	}
-	if p.Verify.BindCI && rec.CIHash != "" && ciHash != "" && rec.CIHash != ciHash {
-		p.Logger.Warn("verification by another person", zap.String("event", "verification_refused"), zap.String("reason", "ci_mismatch"), zap.String("subject_hash", p.SubjectHash(s.Subject)))
-		return nil, "", "ci_mismatch", ""
-	}
-	v := identity.Verification{Kind: identity.KindPhone, Provider: iv.ProviderName(), At: now.Unix(), BirthDate: vc.BirthDate}
+	v := identity.Verification{Kind: identity.KindPhone, Provider: iv.ProviderName(), At: p.Now().Unix(), BirthDate: vc.BirthDate}
 	verified := map[string]string{"name": vc.Name, "birthdate": vc.BirthDate, "gender": strings.ToLower(vc.Gender),
 		"phone_number": vc.PhoneNumber, "ci_hash": ciHash, "di": vc.DI}
 	if vc.IsForeigner != nil {
 		verified["is_foreigner"] = strconv.FormatBool(*vc.IsForeigner)
+	}
+	kept, code := p.record(ctx, s.Subject, v, verified, ciHash)
+	if code != "" {
+		return nil, "", code, ""
+	}
+	return p.applyVerification(s, v, kept), pend.RD, "", ""
+}
+
+// record writes verification v (and the verified claims a policy forwards) to the durable
+// record of subject. It returns the kept claims, or a problem code.
+func (p *Portal) record(ctx context.Context, subject string, v identity.Verification, verified map[string]string, ciHash string) (map[string]string, string) {
+	rec, err := p.Verify.Records.Get(ctx, subject)
+	if err != nil {
+		return nil, "store_unavailable"
+	}
+	if rec == nil {
+		rec = &store.Record{Subject: subject}
+	}
+	if p.Verify.BindCI && rec.CIHash != "" && ciHash != "" && rec.CIHash != ciHash {
+		p.Logger.Warn("verification by another person", zap.String("event", "verification_refused"), zap.String("reason", "ci_mismatch"), zap.String("subject_hash", p.SubjectHash(subject)))
+		return nil, "ci_mismatch"
 	}
 	kept := p.KeepClaims(verified)
 	rec.Verified = (&identity.Identity{Verified: rec.Verified}).WithVerification(v)
@@ -330,22 +363,50 @@ func (p *Portal) acceptPortOne(ctx context.Context, r *http.Request, s *session.
 		rec.CIHash = ciHash
 	}
 	rec.Claims = merge(rec.Claims, kept)
-	rec.Updated = now.UTC()
+	rec.Updated = p.Now().UTC()
 	if err := p.Verify.Records.Put(ctx, rec); err != nil {
 		p.Logger.Error("storing verification record", zap.Error(err))
-		return nil, "", "store_unavailable", ""
+		return nil, "store_unavailable"
 	}
 	if ciHash != "" {
-		if subs, err := p.Verify.Records.LinkCI(ctx, ciHash, s.Subject); err == nil && len(subs) > 1 {
-			p.Logger.Warn("one person behind several accounts", zap.String("event", "ci_shared"), zap.Int("accounts", len(subs)), zap.String("subject_hash", p.SubjectHash(s.Subject)))
+		if subs, err := p.Verify.Records.LinkCI(ctx, ciHash, subject); err == nil && len(subs) > 1 {
+			p.Logger.Warn("one person behind several accounts", zap.String("event", "ci_shared"), zap.Int("accounts", len(subs)), zap.String("subject_hash", p.SubjectHash(subject)))
 		}
 	}
+	p.Logger.Info("verification", zap.String("event", "verification"), zap.String("kind", v.Kind), zap.String("provider", v.Provider), zap.String("outcome", "verified"), zap.String("subject_hash", p.SubjectHash(subject)))
+	return kept, ""
+}
+
+// applyVerification returns a copy of s with v and the kept claims, as a new session version.
+func (p *Portal) applyVerification(s *session.Session, v identity.Verification, kept map[string]string) *session.Session {
 	ns := s.Clone()
 	ns.Verified = ns.Identity.WithVerification(v)
 	ns.Claims = merge(ns.Claims, kept)
-	ns.Version = now.UnixNano()
-	p.Logger.Info("verification", zap.String("event", "verification"), zap.String("provider", v.Provider), zap.String("outcome", "verified"), zap.String("subject_hash", p.SubjectHash(s.Subject)))
-	return ns, pend.RD, "", ""
+	ns.Version = p.Now().UnixNano()
+	return ns
+}
+
+// refreshFromRecord brings into s verifications the durable record has and s lacks (finished by
+// a webhook, or on another device since this login). It returns nil when nothing is newer.
+func (p *Portal) refreshFromRecord(ctx context.Context, s *session.Session) *session.Session {
+	rec, err := p.Verify.Records.Get(ctx, s.Subject)
+	if err != nil || rec == nil {
+		return nil
+	}
+	ns := s.Clone()
+	changed := false
+	for _, v := range rec.Verified {
+		if cur := ns.Latest(v.Kind); cur == nil || cur.At < v.At {
+			ns.Verified = ns.Identity.WithVerification(v)
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	ns.Claims = merge(ns.Claims, p.KeepClaims(rec.Claims))
+	ns.Version = p.Now().UnixNano()
+	return ns
 }
 
 func merge(dst, src map[string]string) map[string]string {

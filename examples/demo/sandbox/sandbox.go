@@ -22,6 +22,7 @@ import (
 	"github.com/idgate/idgate/providers/naver/navertest"
 	"github.com/idgate/idgate/providers/oidc/oidctest"
 	"github.com/idgate/idgate/providers/portone/portonetest"
+	"github.com/idgate/idgate/providers/stripeid/stripeidtest"
 )
 
 //go:embed policies/*.yaml
@@ -29,7 +30,7 @@ var policiesFS embed.FS
 
 // Options select ports and directories. Zero ports pick free ones.
 type Options struct {
-	CaddyPort, NaverPort, KakaoPort, AppPort, PortOnePort int
+	CaddyPort, NaverPort, KakaoPort, AppPort, PortOnePort, StripePort int
 	// DataDir holds Caddy's storage (keys) and the policy files. Default: a temporary directory.
 	DataDir string
 	// LogFile, when set, receives Caddy's logs (JSON).
@@ -44,6 +45,7 @@ type Sandbox struct {
 	Naver     *navertest.Server
 	Kakao     *oidctest.Server
 	PortOne   *portonetest.Server
+	Stripe    *stripeidtest.Server
 	AppURL    string
 	DataDir   string
 	Caddyfile string
@@ -131,6 +133,17 @@ func Start(o Options) (*Sandbox, error) {
 	sb.servers = append(sb.servers, psrv)
 	go psrv.Serve(poL)
 
+	stL, stPort, err := listen(o.StripePort)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: stripe port: %w", err)
+	}
+	stBase := fmt.Sprintf("http://127.0.0.1:%d", stPort)
+	sb.Stripe = stripeidtest.New(stBase, "sk_test_demo", "whsec_demo")
+	sb.Stripe.SetWebhookURL(fmt.Sprintf("http://127.0.0.1:%d/.idgate/webhooks/stripe", o.CaddyPort))
+	ssrv := &http.Server{Handler: sb.Stripe, ReadHeaderTimeout: 10 * time.Second}
+	sb.servers = append(sb.servers, ssrv)
+	go ssrv.Serve(stL)
+
 	appPort, err := serve(o.AppPort, NewLegacyApp(sb.URL))
 	if err != nil {
 		return nil, err
@@ -188,6 +201,11 @@ func Start(o Options) (*Sandbox, error) {
 			api_base %s
 			sdk_url %s/v2/browser-sdk.js
 		}
+		stripe_identity {
+			secret_key sk_test_demo
+			webhook_secret whsec_demo
+			api_base %s
+		}
 		records_dir %s
 %s	}
 }
@@ -200,7 +218,7 @@ http://:%d {
 		header_up X-Remote-Policy {idgate.policy}
 	}
 }
-`, filepath.Join(o.DataDir, "caddy"), logBlock, polDir, naverBase, naverBase, naverBase, kakaoBase, poBase, poBase,
+`, filepath.Join(o.DataDir, "caddy"), logBlock, polDir, naverBase, naverBase, naverBase, kakaoBase, poBase, poBase, stBase,
 		filepath.Join(o.DataDir, "records"), extra, o.CaddyPort, appPort)
 	if err := RunCaddyfile(sb.Caddyfile); err != nil {
 		sb.Close()
