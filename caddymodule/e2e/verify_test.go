@@ -320,3 +320,53 @@ func TestVerificationLogsCarryNoPersonalData(t *testing.T) {
 		}
 	}
 }
+
+func TestPhoneRequirementForwardsOnlyListedVerifiedClaims(t *testing.T) {
+	resetPortOne()
+	b := newBrowser(t)
+	b.login("naver", freshNaverUser(t), "/market/stall")
+	resp, body := b.do("GET", "/market/stall", jsonHdr, nil, nil)
+	if m := decodeJSON(t, body); resp.StatusCode != 403 || m["code"] != "phone_required" || fmt.Sprint(m["methods"]) != "[phone]" {
+		t.Fatalf("before: %d %v", resp.StatusCode, m)
+	}
+	id := b.startVerification("/market/stall")
+	sb.PortOne.Complete(id, "foreigner")
+	if status, m := b.complete(id); status != 200 {
+		t.Fatalf("complete: %d %v", status, m)
+	}
+	resp, body = b.do("GET", "/market/stall?format=json", jsonHdr, nil, nil)
+	var rep struct{ Headers map[string]string }
+	json.Unmarshal([]byte(body), &rep)
+	if resp.StatusCode != 200 || rep.Headers["X-User-Foreigner"] != "true" {
+		t.Fatalf("market: %d %s", resp.StatusCode, body)
+	}
+	claims := jwt.MapClaims{}
+	jwt.NewParser().ParseUnverified(rep.Headers["X-Idgate-Assertion"], claims)
+	ci, _ := claims["ci_hash"].(string)
+	if claims["name"] != "JOHN SMITH" || claims["gender"] != "male" || claims["is_foreigner"] != "true" || claims["phone_verified_at"] == nil || len(ci) < 40 || strings.Contains(ci, "GGGG") {
+		t.Fatalf("claims: %v", claims)
+	}
+	for _, absent := range []string{"birthdate", "di", "phone_number", "adult"} {
+		if _, has := claims[absent]; has {
+			t.Errorf("invariant 10: %s forwarded without being listed", absent)
+		}
+	}
+}
+
+func TestOnePersonBehindSeveralAccountsIsReported(t *testing.T) {
+	resetPortOne()
+	for i := 0; i < 2; i++ {
+		b := newBrowser(t)
+		b.login("naver", freshNaverUser(t), "/adult/board")
+		id := b.startVerification("/adult/board")
+		sb.PortOne.Complete(id, "adult19")
+		if status, _ := b.complete(id); status != 200 {
+			t.Fatal("verification failed")
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	data, _ := os.ReadFile(logFile)
+	if !strings.Contains(string(data), `"event":"ci_shared"`) {
+		t.Fatal("a CI shared by two accounts was not reported")
+	}
+}
