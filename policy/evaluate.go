@@ -81,10 +81,30 @@ func Evaluate(p *Policy, id *identity.Identity, now time.Time) Decision {
 			}
 			adultBy = v
 		case ReqMFA:
-			return Decision{Reason: ReasonMFARequired, Unmet: ReqMFA}
+			m := p.Require.MFA
+			if id.MFA == nil || !Fresh(&identity.Verification{At: id.MFA.At}, m.Within, now) || !acceptsMethod(m.Methods, id.MFA.Method) {
+				return Decision{Reason: ReasonMFARequired, Unmet: ReqMFA}
+			}
 		}
 	}
 	return Decision{Met: true, Reason: ReasonOK, AdultBy: adultBy}
+}
+
+// acceptsMethod reports whether a step-up by method satisfies methods (empty: any). A recovery
+// code stands in for TOTP.
+func acceptsMethod(methods []string, method string) bool {
+	if len(methods) == 0 {
+		return true
+	}
+	if method == "recovery" {
+		method = "totp"
+	}
+	for _, m := range methods {
+		if m == method {
+			return true
+		}
+	}
+	return false
 }
 
 // Fresh reports whether verification v exists and is younger than within at now. A verification

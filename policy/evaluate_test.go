@@ -75,3 +75,28 @@ func TestAdultUsesTheFreshestVerification(t *testing.T) {
 		t.Fatalf("decision = %+v", d)
 	}
 }
+
+func TestMFAFreshnessAndMethods(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, identity.KST)
+	p := adultPolicy(t, "paths: [/a/*]\nrequire:\n  mfa: {within: 10m, methods: [totp, email]}\n")
+	with := func(method string, ago time.Duration) *identity.Identity {
+		return &identity.Identity{Subject: "naver:1", Provider: "naver", MFA: &identity.MFA{Method: method, At: now.Add(-ago).Unix()}}
+	}
+	for _, c := range []struct {
+		name string
+		id   *identity.Identity
+		want Reason
+	}{
+		{"no step-up", &identity.Identity{Subject: "naver:1", Provider: "naver"}, ReasonMFARequired},
+		{"fresh totp", with("totp", 9*time.Minute), ReasonOK},
+		{"a recovery code counts as totp", with("recovery", time.Minute), ReasonOK},
+		{"exactly at the window's edge", with("totp", 10*time.Minute), ReasonMFARequired},
+		{"just inside the window", with("totp", 10*time.Minute-time.Second), ReasonOK},
+		{"a method the policy does not accept", with("sms", time.Minute), ReasonMFARequired},
+		{"email accepted", with("email", time.Minute), ReasonOK},
+	} {
+		if got := Evaluate(p, c.id, now); got.Reason != c.want {
+			t.Errorf("%s: %s, want %s", c.name, got.Reason, c.want)
+		}
+	}
+}

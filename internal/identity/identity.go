@@ -29,6 +29,14 @@ type Identity struct {
 	Claims   map[string]string `json:"c,omitempty"`
 	// Verified holds the latest verification of each kind (phone, document).
 	Verified []Verification `json:"vf,omitempty"`
+	// MFA is the latest completed second factor (step-up), nil when none.
+	MFA *MFA `json:"mfa,omitempty"`
+}
+
+// MFA is a completed second factor: its method (totp, recovery, email, sms, recaptcha) and time.
+type MFA struct {
+	Method string `json:"m"`
+	At     int64  `json:"t"`
 }
 
 // Verification kinds.
