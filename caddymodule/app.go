@@ -32,6 +32,7 @@ import (
 	"github.com/idgate/idgate/policy"
 	"github.com/idgate/idgate/providers/naver"
 	"github.com/idgate/idgate/providers/oidc"
+	"github.com/idgate/idgate/providers/otp"
 	"github.com/idgate/idgate/providers/portone"
 	"github.com/idgate/idgate/providers/stripeid"
 	"go.uber.org/zap"
@@ -63,6 +64,8 @@ type App struct {
 	PortOne *PortOneConfig `json:"portone,omitempty"`
 	// StripeIdentity configures ID-document verification through Stripe Identity.
 	StripeIdentity *StripeConfig `json:"stripe_identity,omitempty"`
+	// MFA configures step-up (TOTP, e-mail and SMS codes).
+	MFA *MFAConfig `json:"mfa,omitempty"`
 	// RecordsDir holds the durable verification records. Default: idgate/records under Caddy's
 	// data directory.
 	RecordsDir string `json:"records_dir,omitempty"`
@@ -112,6 +115,34 @@ type StripeConfig struct {
 	APIBase string `json:"api_base,omitempty"`
 	// WebhookSecret is the endpoint secret (whsec_…) of /.idgate/webhooks/stripe.
 	WebhookSecret string `json:"webhook_secret,omitempty"`
+}
+
+// MFAConfig configures step-up.
+type MFAConfig struct {
+	// Issuer labels the entry in authenticator apps. Default: idgate.
+	Issuer string `json:"issuer,omitempty"`
+	// Email and SMS send one-time codes; absent channels are off.
+	Email *SenderConfig `json:"email,omitempty"`
+	SMS   *SenderConfig `json:"sms,omitempty"`
+	// InsecureDemoSenders allows the outbox sender, which writes codes to a file. Demo only.
+	InsecureDemoSenders bool `json:"insecure_demo_senders,omitempty"`
+	// MaxFailures wrong codes (all methods) lock step-up for Lockout. Defaults: 5, 15m.
+	MaxFailures int            `json:"max_failures,omitempty"`
+	Lockout     caddy.Duration `json:"lockout,omitempty"`
+}
+
+// SenderConfig configures a one-time-code sender: kind smtp, http (SMS gateway) or outbox.
+type SenderConfig struct {
+	Kind     string            `json:"kind"`
+	Address  string            `json:"address,omitempty"`
+	Username string            `json:"username,omitempty"`
+	Password string            `json:"password,omitempty"`
+	From     string            `json:"from,omitempty"`
+	URL      string            `json:"url,omitempty"`
+	Method   string            `json:"method,omitempty"`
+	Headers  map[string]string `json:"headers,omitempty"`
+	Body     string            `json:"body,omitempty"`
+	Path     string            `json:"path,omitempty"`
 }
 
 // OIDCConfig configures one OpenID Connect provider.
@@ -249,7 +280,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 			errs = append(errs, fmt.Errorf("idgate: loading policies from %s:\n%w", a.Policies, err))
 		} else {
 			a.policies = set
-			errs = append(errs, checkPolicies(set, infos, a.PortOne != nil, a.StripeIdentity != nil)...)
+			errs = append(errs, checkPolicies(set, infos, a.PortOne != nil, a.StripeIdentity != nil, a.MFA)...)
 		}
 	}
 	if len(errs) > 0 {
@@ -322,15 +353,24 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Now:             time.Now,
 		ProviderTimeout: timeout + 5*time.Second,
 	}
-	if po != nil || stripeClient != nil {
+	var recs *file.Store
+	if po != nil || stripeClient != nil || a.MFA != nil {
 		dir := a.RecordsDir
 		if dir == "" {
 			dir = filepath.Join(caddy.AppDataDir(), "idgate", "records")
 		}
-		recs, err := file.New(dir)
-		if err != nil {
+		if recs, err = file.New(dir); err != nil {
 			return fmt.Errorf("idgate: records_dir: %w", err)
 		}
+	}
+	if a.MFA != nil {
+		m, err := a.provisionMFA(ks, recs, timeout)
+		if err != nil {
+			return err
+		}
+		a.portal.MFA = m
+	}
+	if po != nil || stripeClient != nil {
 		ciKey := ks.CIHashKey
 		a.portal.Verify = &portal.Verification{
 			Records: recs,
@@ -351,9 +391,63 @@ func (a *App) Provision(ctx caddy.Context) error {
 	return nil
 }
 
+// provisionMFA builds the step-up configuration; outbox senders need the insecure opt-in.
+func (a *App) provisionMFA(ks *keys.Set, recs *file.Store, timeout time.Duration) (*portal.MFA, error) {
+	c := a.MFA
+	box, err := keys.NewBox(ks.MFAKey)
+	if err != nil {
+		return nil, fmt.Errorf("idgate: mfa: %w", err)
+	}
+	m := &portal.MFA{Records: recs, Secrets: box, Issuer: c.Issuer, MaxFailures: c.MaxFailures, Lockout: time.Duration(c.Lockout)}
+	build := func(name string, sc *SenderConfig) (portal.Sender, error) {
+		if sc == nil {
+			return nil, nil
+		}
+		repl := caddy.NewReplacer()
+		for _, s := range []*string{&sc.Address, &sc.Username, &sc.Password, &sc.From, &sc.URL, &sc.Path} {
+			*s = repl.ReplaceAll(*s, "")
+		}
+		switch sc.Kind {
+		case "smtp":
+			if sc.Address == "" || sc.From == "" {
+				return nil, fmt.Errorf("idgate: mfa %s smtp needs address and from", name)
+			}
+			return &otp.SMTP{Addr: sc.Address, Username: sc.Username, Password: sc.Password, From: sc.From, Timeout: timeout}, nil
+		case "http":
+			if sc.URL == "" || sc.Body == "" {
+				return nil, fmt.Errorf("idgate: mfa %s http needs url and body", name)
+			}
+			t, err := otp.ParseBodyTemplate(sc.Body)
+			if err != nil {
+				return nil, fmt.Errorf("idgate: mfa %s body template: %w", name, err)
+			}
+			headers := map[string]string{}
+			for k, v := range sc.Headers {
+				headers[k] = repl.ReplaceAll(v, "")
+			}
+			return &otp.HTTPSMS{URL: sc.URL, Method: sc.Method, Headers: headers, Body: t, Client: &http.Client{Timeout: timeout}}, nil
+		case "outbox":
+			if !c.InsecureDemoSenders {
+				return nil, fmt.Errorf("idgate: mfa %s outbox writes codes to a file and is for the demo only; it needs insecure_demo_senders", name)
+			}
+			a.logger.Warn("insecure demo sender: one-time codes are written to a file", zap.String("channel", name), zap.String("path", sc.Path))
+			return &otp.Outbox{Path: sc.Path}, nil
+		}
+		return nil, fmt.Errorf("idgate: mfa %s: unknown sender %q (smtp, http or outbox)", name, sc.Kind)
+	}
+	if m.Email, err = build("email", c.Email); err != nil {
+		return nil, err
+	}
+	if m.SMS, err = build("sms", c.SMS); err != nil {
+		return nil, err
+	}
+	m.SetDefaults()
+	return m, nil
+}
+
 // checkPolicies reports login providers a policy names that are not configured, and
 // requirements no configured verifier can satisfy, each at its file and line.
-func checkPolicies(set *policy.Set, infos map[string]portal.ProviderInfo, phone, document bool) []error {
+func checkPolicies(set *policy.Set, infos map[string]portal.ProviderInfo, phone, document bool, mfa *MFAConfig) []error {
 	var errs []error
 	for _, p := range set.Policies() {
 		for _, name := range p.Require.Login {
@@ -374,6 +468,14 @@ func checkPolicies(set *policy.Set, infos map[string]portal.ProviderInfo, phone,
 			case r == policy.ReqAdult && !phone && !document:
 				errs = append(errs, fmt.Errorf("idgate: policy %q requires adult, but no verification that proves a birth date is configured (add portone or stripe_identity), at %s", p.Name, p.Where(r)))
 			case r == policy.ReqPhone || r == policy.ReqDocument || r == policy.ReqAdult:
+			case r == policy.ReqMFA && mfa == nil:
+				errs = append(errs, fmt.Errorf("idgate: policy %q requires mfa, but no mfa block is configured, at %s", p.Name, p.Where(r)))
+			case r == policy.ReqMFA:
+				for _, m := range p.Require.MFA.Methods {
+					if (m == "email" && mfa.Email == nil) || (m == "sms" && mfa.SMS == nil) || m == "recaptcha" {
+						errs = append(errs, fmt.Errorf("idgate: policy %q accepts mfa method %s, which is not configured, at %s", p.Name, m, p.Where(r)))
+					}
+				}
 			default:
 				errs = append(errs, fmt.Errorf("idgate: policy %q requires %s, which this idgate build cannot verify yet, at %s", p.Name, r, p.Where(r)))
 			}

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -75,6 +76,25 @@ func parseDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			secret_key <sk_…>
 //			webhook_secret <whsec_…>
 //			api_base <url>
+//		}
+//		mfa {
+//			issuer <name>
+//			email smtp {
+//				address <host:port>
+//				username <user>
+//				password <password>
+//				from <address>
+//			}
+//			sms http {
+//				url <url>
+//				method <method>
+//				header <name> <value>
+//				body <template>       # e.g. {"to":{{json .To}},"text":{{json .Text}}}
+//			}
+//			email|sms outbox <file>  # demo only, needs insecure_demo_senders
+//			insecure_demo_senders
+//			max_failures <n>
+//			lockout <duration>
 //		}
 //		records_dir <dir>
 //		bind_ci
@@ -278,6 +298,47 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, d.Err("stripe_identity needs secret_key and webhook_secret")
 			}
 			app.StripeIdentity = c
+		case "mfa":
+			if app.MFA != nil {
+				return nil, d.Err("mfa is configured twice")
+			}
+			m := &MFAConfig{}
+			for nest := d.Nesting(); d.NextBlock(nest); {
+				var err error
+				switch d.Val() {
+				case "issuer":
+					err = oneArg(d, &m.Issuer)
+				case "email", "sms":
+					channel := d.Val()
+					var sc *SenderConfig
+					if sc, err = parseSender(d, channel); err == nil {
+						if channel == "email" {
+							m.Email = sc
+						} else {
+							m.SMS = sc
+						}
+					}
+				case "insecure_demo_senders":
+					m.InsecureDemoSenders = true
+				case "max_failures":
+					var v string
+					if err = oneArg(d, &v); err == nil {
+						if n, convErr := strconv.Atoi(v); convErr != nil || n < 1 || n > 100 {
+							return nil, d.Errf("max_failures must be a whole number from 1 to 100")
+						} else {
+							m.MaxFailures = n
+						}
+					}
+				case "lockout":
+					err = durationArg(d, &m.Lockout)
+				default:
+					return nil, d.Errf("unknown mfa subdirective %q (known: issuer, email, sms, insecure_demo_senders, max_failures, lockout)", d.Val())
+				}
+				if err != nil {
+					return nil, err
+				}
+			}
+			app.MFA = m
 		case "records_dir":
 			if err := oneArg(d, &app.RecordsDir); err != nil {
 				return nil, err
@@ -296,7 +357,7 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 		default:
-			return nil, d.Errf("unknown idgate subdirective %q (known: policies, naver, oidc, portone, stripe_identity, records_dir, bind_ci, session, assertion, key_rotation, provider_timeout)", d.Val())
+			return nil, d.Errf("unknown idgate subdirective %q (known: policies, naver, oidc, portone, stripe_identity, mfa, records_dir, bind_ci, session, assertion, key_rotation, provider_timeout)", d.Val())
 		}
 	}
 	return httpcaddyfile.App{Name: "idgate", Value: caddyconfig.JSON(app, nil)}, nil
@@ -328,4 +389,57 @@ func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
 
 func validProviderName(s string) bool {
 	return s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == ""
+}
+
+// parseSender parses `email|sms smtp|http {…}` or `email|sms outbox <file>`.
+func parseSender(d *caddyfile.Dispenser, channel string) (*SenderConfig, error) {
+	sc := &SenderConfig{}
+	if !d.NextArg() {
+		return nil, d.Errf("%s needs a sender: smtp, http or outbox", channel)
+	}
+	sc.Kind = d.Val()
+	if sc.Kind == "outbox" {
+		if !d.NextArg() {
+			return nil, d.Errf("%s outbox needs a file", channel)
+		}
+		sc.Path = d.Val()
+		return sc, nil
+	}
+	if sc.Kind != "smtp" && sc.Kind != "http" {
+		return nil, d.Errf("unknown %s sender %q (smtp, http or outbox)", channel, sc.Kind)
+	}
+	for nest := d.Nesting(); d.NextBlock(nest); {
+		var err error
+		switch d.Val() {
+		case "address":
+			err = oneArg(d, &sc.Address)
+		case "username":
+			err = oneArg(d, &sc.Username)
+		case "password":
+			err = oneArg(d, &sc.Password)
+		case "from":
+			err = oneArg(d, &sc.From)
+		case "url":
+			err = oneArg(d, &sc.URL)
+		case "method":
+			err = oneArg(d, &sc.Method)
+		case "body":
+			err = oneArg(d, &sc.Body)
+		case "header":
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return nil, d.ArgErr()
+			}
+			if sc.Headers == nil {
+				sc.Headers = map[string]string{}
+			}
+			sc.Headers[args[0]] = args[1]
+		default:
+			return nil, d.Errf("unknown %s %s subdirective %q", channel, sc.Kind, d.Val())
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return sc, nil
 }

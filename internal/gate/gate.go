@@ -124,6 +124,9 @@ func facts(pol *policy.Policy, s *session.Session, d policy.Decision) map[string
 		out["adult"] = true
 		out["adult_verified_at"] = d.AdultBy.At
 	}
+	if pol.Require.MFA != nil && s.MFA != nil {
+		out["mfa_at"] = s.MFA.At
+	}
 	return out
 }
 
@@ -145,12 +148,22 @@ func claimValue(pol *policy.Policy, s *session.Session, fs map[string]any, c str
 	case "auth_time":
 		return strconv.FormatInt(s.AuthTime, 10), true
 	case "amr":
-		return strings.Join(s.AMR, ","), true
+		return strings.Join(amrOf(s), ","), true
 	case "policy":
 		return pol.Name, true
 	}
 	v, ok := s.Claims[c]
 	return v, ok && v != "" && safeHeaderValue(v)
+}
+
+// amrOf lists the authentication methods of s: the login provider, then "mfa" and the step-up
+// method when there was one. Never nil.
+func amrOf(s *session.Session) []string {
+	amr := append([]string{}, s.AMR...)
+	if s.MFA != nil {
+		amr = append(amr, "mfa", s.MFA.Method)
+	}
+	return amr
 }
 
 // safeHeaderValue refuses control characters, which no header may carry.
@@ -178,11 +191,7 @@ func (g *Gate) forward(r *http.Request, pol *policy.Policy, s *session.Session, 
 	fs := facts(pol, s, res.Decision)
 	key := s.ID + "\x00" + strconv.FormatInt(s.Version, 36) + "\x00" + pol.Name + "\x00" + iss
 	tok, _, err := g.Assertions.Assertion(key, iss, aud, now, func() jwt.MapClaims {
-		amr := s.AMR
-		if amr == nil {
-			amr = []string{}
-		}
-		c := jwt.MapClaims{"sub": s.Subject, "provider": s.Provider, "auth_time": s.AuthTime, "amr": amr, "policy": pol.Name}
+		c := jwt.MapClaims{"sub": s.Subject, "provider": s.Provider, "auth_time": s.AuthTime, "amr": amrOf(s), "policy": pol.Name}
 		for k, v := range fs {
 			c[k] = v
 		}

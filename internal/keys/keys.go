@@ -9,6 +9,8 @@ package keys
 
 import (
 	"crypto"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -33,6 +35,8 @@ type Set struct {
 	LogHashKey []byte `json:"log_hash_key"`
 	// CIHashKey keys the stored CI hashes; it never rotates (a new key would unlink everyone).
 	CIHashKey []byte `json:"ci_hash_key"`
+	// MFAKey seals TOTP secrets at rest; it never rotates.
+	MFAKey []byte `json:"mfa_key"`
 }
 
 // SessionKey is a 32-byte AEAD key.
@@ -97,7 +101,7 @@ func (s *Set) Rotate(now time.Time, p Policy, r io.Reader) (bool, error) {
 		alg = "ES256"
 	}
 	changed := false
-	for _, k := range []*[]byte{&s.LogHashKey, &s.CIHashKey} {
+	for _, k := range []*[]byte{&s.LogHashKey, &s.CIHashKey, &s.MFAKey} {
 		if len(*k) == 0 {
 			*k = make([]byte, 32)
 			if _, err := io.ReadFull(r, *k); err != nil {
@@ -226,4 +230,38 @@ func (k SigningKey) Signer() (crypto.Signer, error) {
 		return nil, fmt.Errorf("keys: signing key %s is %s, stored as %s", k.KID, alg, k.Alg)
 	}
 	return s, nil
+}
+
+// Box seals small secrets with AES-256-GCM (nonce prepended).
+type Box struct{ aead cipher.AEAD }
+
+// NewBox returns a Box for a 32-byte key.
+func NewBox(key []byte) (*Box, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	return &Box{aead: aead}, nil
+}
+
+// Seal encrypts plain, binding it to context (for example the subject it belongs to).
+func (b *Box) Seal(plain, context []byte) ([]byte, error) {
+	nonce := make([]byte, b.aead.NonceSize())
+	if _, err := io.ReadFull(rand.Reader, nonce); err != nil {
+		return nil, fmt.Errorf("keys: randomness: %w", err)
+	}
+	return b.aead.Seal(nonce, nonce, plain, context), nil
+}
+
+// Open decrypts a sealed value for context.
+func (b *Box) Open(sealed, context []byte) ([]byte, error) {
+	n := b.aead.NonceSize()
+	if len(sealed) < n {
+		return nil, errors.New("keys: sealed value too short")
+	}
+	return b.aead.Open(nil, sealed[:n], sealed[n:], context)
 }

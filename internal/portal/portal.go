@@ -91,6 +91,8 @@ type Portal struct {
 	ProviderTimeout time.Duration
 	// Verify enables phone verification (nil: no verification endpoints).
 	Verify *Verification
+	// MFA enables step-up (nil: no /.idgate/mfa endpoints).
+	MFA *MFA
 }
 
 // stateRecord is what the portal keeps server-side for one login in flight.
@@ -147,6 +149,22 @@ func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.allow(w, r, p.stripeReturn, http.MethodGet)
 	case rest == "webhooks/stripe" && p.stripeEnabled():
 		p.allow(w, r, p.stripeWebhook, http.MethodPost)
+	case rest == "mfa":
+		p.allow(w, r, p.mfaPage, http.MethodGet, http.MethodHead)
+	case rest == "mfa/totp/enroll":
+		p.allow(w, r, p.totpEnroll, http.MethodPost)
+	case rest == "mfa/totp/confirm":
+		p.allow(w, r, p.totpConfirm, http.MethodPost)
+	case rest == "mfa/totp/verify":
+		p.allow(w, r, p.totpVerify, http.MethodPost)
+	case rest == "mfa/totp/remove":
+		p.allow(w, r, p.totpRemove, http.MethodPost)
+	case rest == "mfa/recovery":
+		p.allow(w, r, p.recoveryVerify, http.MethodPost)
+	case rest == "mfa/otp/send":
+		p.allow(w, r, p.otpSend, http.MethodPost)
+	case rest == "mfa/otp/verify":
+		p.allow(w, r, p.otpVerify, http.MethodPost)
 	case rest == "session":
 		p.allow(w, r, p.session, http.MethodGet, http.MethodHead)
 	case rest == "jwks.json":
@@ -356,6 +374,7 @@ func (p *Portal) callback(w http.ResponseWriter, r *http.Request, name string) {
 		AMR: login.AMR, Claims: p.KeepClaims(login.Claims),
 	}
 	p.loadRecord(r.Context(), &id)
+	p.loadContacts(r.Context(), login.Claims, login.Subject)
 	s, err := p.Sessions.New(id, now)
 	if err != nil {
 		p.fail(w, r, "store_unavailable", rec.RD, err)
@@ -535,6 +554,24 @@ func (p *Portal) Challenge(w http.ResponseWriter, r *http.Request, pol *policy.P
 		writeJSON(w, http.StatusUnauthorized, map[string]any{
 			"code": code, "requirement": string(policy.ReqLogin), "policy": pol.Name,
 			"message": pr.what.in(l), "login_url": loginURL, "providers": acceptedProviders(pol, p.Order),
+		})
+	case policy.ReasonMFARequired:
+		if p.MFA == nil {
+			p.writeFail(w, r, "requirement_unavailable", "")
+			return
+		}
+		mfaURL := Prefix + "mfa?" + url.Values{"rd": {rd}}.Encode()
+		if !wantsJSON(r) {
+			http.Redirect(w, r, mfaURL, http.StatusFound)
+			return
+		}
+		methods := pol.Require.MFA.Methods
+		if methods == nil {
+			methods = []string{}
+		}
+		writeJSON(w, http.StatusUnauthorized, map[string]any{
+			"code": code, "requirement": "mfa", "policy": pol.Name, "message": problems[code].what.in(l),
+			"mfa_url": mfaURL, "methods": methods, "within": int(pol.Require.MFA.Within.Seconds()),
 		})
 	case policy.ReasonNoPolicy, policy.ReasonUnderage:
 		p.writeFail(w, r, code, "")

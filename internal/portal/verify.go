@@ -336,7 +336,12 @@ func (p *Portal) acceptPortOne(ctx context.Context, r *http.Request, s *session.
 	if vc.IsForeigner != nil {
 		verified["is_foreigner"] = strconv.FormatBool(*vc.IsForeigner)
 	}
-	kept, code := p.record(ctx, s.Subject, v, verified, ciHash)
+	var contacts map[string]string
+	if p.MFA != nil && p.MFA.SMS != nil && vc.PhoneNumber != "" {
+		// The verified phone is where SMS codes go; kept only because SMS step-up is on.
+		contacts = map[string]string{"phone": vc.PhoneNumber}
+	}
+	kept, code := p.record(ctx, s.Subject, v, verified, ciHash, contacts)
 	if code != "" {
 		return nil, "", code, ""
 	}
@@ -345,7 +350,7 @@ func (p *Portal) acceptPortOne(ctx context.Context, r *http.Request, s *session.
 
 // record writes verification v (and the verified claims a policy forwards) to the durable
 // record of subject. It returns the kept claims, or a problem code.
-func (p *Portal) record(ctx context.Context, subject string, v identity.Verification, verified map[string]string, ciHash string) (map[string]string, string) {
+func (p *Portal) record(ctx context.Context, subject string, v identity.Verification, verified map[string]string, ciHash string, contacts map[string]string) (map[string]string, string) {
 	rec, err := p.Verify.Records.Get(ctx, subject)
 	if err != nil {
 		return nil, "store_unavailable"
@@ -363,6 +368,7 @@ func (p *Portal) record(ctx context.Context, subject string, v identity.Verifica
 		rec.CIHash = ciHash
 	}
 	rec.Claims = merge(rec.Claims, kept)
+	rec.Contacts = merge(rec.Contacts, contacts)
 	rec.Updated = p.Now().UTC()
 	if err := p.Verify.Records.Put(ctx, rec); err != nil {
 		p.Logger.Error("storing verification record", zap.Error(err))

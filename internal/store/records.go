@@ -15,7 +15,21 @@ type Record struct {
 	Verified []identity.Verification `json:"verified,omitempty"`
 	CIHash   string                  `json:"ci_hash,omitempty"`
 	Claims   map[string]string       `json:"claims,omitempty"`
-	Updated  time.Time               `json:"updated"`
+	// Contacts are where one-time codes go (email, phone), kept only when that MFA channel is on.
+	Contacts map[string]string `json:"contacts,omitempty"`
+	// TOTP is the authenticator-app enrollment, if any.
+	TOTP    *TOTP     `json:"totp,omitempty"`
+	Updated time.Time `json:"updated"`
+}
+
+// TOTP is an authenticator enrollment. Secret is sealed (encrypted) with a key the caller keeps;
+// Recovery holds SHA-256 hashes of the unused recovery codes.
+type TOTP struct {
+	Secret    []byte    `json:"secret"`
+	Confirmed bool      `json:"confirmed"`
+	LastStep  int64     `json:"last_step"`
+	Recovery  []string  `json:"recovery,omitempty"`
+	Created   time.Time `json:"created"`
 }
 
 // Records is the durable verification record store.

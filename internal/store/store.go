@@ -19,4 +19,8 @@ type Ephemeral interface {
 	Put(ctx context.Context, key string, val []byte, ttl time.Duration) error
 	Get(ctx context.Context, key string) ([]byte, bool, error)
 	Take(ctx context.Context, key string) ([]byte, bool, error)
+	// Add stores val only if key is absent and reports whether it did, atomically.
+	Add(ctx context.Context, key string, val []byte, ttl time.Duration) (bool, error)
+	// Incr adds one to the counter under key (created at 1 with ttl) and returns the new value.
+	Incr(ctx context.Context, key string, ttl time.Duration) (int64, error)
 }

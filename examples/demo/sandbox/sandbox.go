@@ -37,11 +37,15 @@ type Options struct {
 	LogFile string
 	// ProviderTimeout bounds each provider call (Caddy duration). Default: idgate's 10s.
 	ProviderTimeout string
+	// MFALockout overrides the step-up lockout (Caddy duration).
+	MFALockout string
 }
 
 // Sandbox is a running demo.
 type Sandbox struct {
 	URL       string // the site behind Caddy, e.g. http://localhost:8080
+	// EmailOutbox and SMSOutbox receive the demo's one-time codes (JSON lines).
+	EmailOutbox, SMSOutbox string
 	Naver     *navertest.Server
 	Kakao     *oidctest.Server
 	PortOne   *portonetest.Server
@@ -154,6 +158,13 @@ func Start(o Options) (*Sandbox, error) {
 	if o.ProviderTimeout != "" {
 		extra = "\t\tprovider_timeout " + o.ProviderTimeout + "\n"
 	}
+	sb.EmailOutbox = filepath.Join(o.DataDir, "outbox-email.jsonl")
+	sb.SMSOutbox = filepath.Join(o.DataDir, "outbox-sms.jsonl")
+	lockout := ""
+	if o.MFALockout != "" {
+		lockout = "\t\t\tlockout " + o.MFALockout + "\n"
+	}
+	extra += fmt.Sprintf("\t\tmfa {\n\t\t\tissuer \"idgate demo\"\n\t\t\temail outbox %s\n\t\t\tsms outbox %s\n\t\t\tinsecure_demo_senders\n%s\t\t}\n", sb.EmailOutbox, sb.SMSOutbox, lockout)
 	logBlock := ""
 	if o.LogFile != "" {
 		// Caddy's reverse_proxy logs upstream request headers at DEBUG; the filter keeps the

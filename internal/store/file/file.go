@@ -73,13 +73,26 @@ func (s *Store) Get(_ context.Context, subject string) (*store.Record, error) {
 func clone(r *store.Record) *store.Record {
 	c := *r
 	c.Verified = append(c.Verified[:0:0], r.Verified...)
-	if r.Claims != nil {
-		c.Claims = make(map[string]string, len(r.Claims))
-		for k, v := range r.Claims {
-			c.Claims[k] = v
-		}
+	c.Claims = copyMap(r.Claims)
+	c.Contacts = copyMap(r.Contacts)
+	if r.TOTP != nil {
+		t := *r.TOTP
+		t.Secret = append([]byte(nil), r.TOTP.Secret...)
+		t.Recovery = append([]string(nil), r.TOTP.Recovery...)
+		c.TOTP = &t
 	}
 	return &c
+}
+
+func copyMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }
 
 // Put writes the record atomically and durably.

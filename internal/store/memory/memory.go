@@ -4,6 +4,7 @@ package memory
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -31,7 +32,11 @@ func (s *Store) Get(_ context.Context, key string) ([]byte, bool, error) {
 	if !ok {
 		return nil, false, nil
 	}
-	return v.([]byte), true, nil
+	b, isBytes := v.([]byte)
+	if !isBytes {
+		return []byte(fmt.Sprint(v)), true, nil
+	}
+	return b, true, nil
 }
 
 // Take returns and deletes the value under key, atomically.
@@ -43,7 +48,26 @@ func (s *Store) Take(_ context.Context, key string) ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	s.c.Delete(key)
-	return v.([]byte), true, nil
+	if b, ok := v.([]byte); ok {
+		return b, true, nil
+	}
+	return []byte(fmt.Sprint(v)), true, nil
+}
+
+// Add stores val under key if it is absent, atomically.
+func (s *Store) Add(_ context.Context, key string, val []byte, ttl time.Duration) (bool, error) {
+	return s.c.Add(key, append([]byte(nil), val...), ttl) == nil, nil
+}
+
+// Incr increments the counter under key, creating it at 1 with ttl; the ttl is not extended.
+func (s *Store) Incr(_ context.Context, key string, ttl time.Duration) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n, err := s.c.IncrementInt64(key, 1); err == nil {
+		return n, nil
+	}
+	s.c.Set(key, int64(1), ttl)
+	return 1, nil
 }
 
 // Has reports whether key is present, without copying. It never blocks on I/O, so the

@@ -51,3 +51,28 @@ func TestExpiryAndCopies(t *testing.T) {
 		t.Fatal("expired value taken")
 	}
 }
+
+func TestAddAndIncr(t *testing.T) {
+	s := New()
+	ctx := context.Background()
+	if ok, _ := s.Add(ctx, "k", []byte("a"), time.Minute); !ok {
+		t.Fatal("first Add refused")
+	}
+	if ok, _ := s.Add(ctx, "k", []byte("b"), time.Minute); ok {
+		t.Fatal("second Add accepted")
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.Incr(ctx, "n", time.Minute) }()
+	}
+	wg.Wait()
+	if n, _ := s.Incr(ctx, "n", time.Minute); n != 51 {
+		t.Fatalf("counter = %d", n)
+	}
+	s.Incr(ctx, "short", 50*time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
+	if n, _ := s.Incr(ctx, "short", time.Minute); n != 1 {
+		t.Fatalf("expired counter continued at %d", n)
+	}
+}
