@@ -43,17 +43,17 @@ type Options struct {
 
 // Sandbox is a running demo.
 type Sandbox struct {
-	URL       string // the site behind Caddy, e.g. http://localhost:8080
+	URL string // the site behind Caddy, e.g. http://localhost:8080
 	// EmailOutbox and SMSOutbox receive the demo's one-time codes (JSON lines).
 	EmailOutbox, SMSOutbox string
-	Naver     *navertest.Server
-	Kakao     *oidctest.Server
-	PortOne   *portonetest.Server
-	Stripe    *stripeidtest.Server
-	AppURL    string
-	DataDir   string
-	Caddyfile string
-	servers   []*http.Server
+	Naver                  *navertest.Server
+	Kakao                  *oidctest.Server
+	PortOne                *portonetest.Server
+	Stripe                 *stripeidtest.Server
+	AppURL                 string
+	DataDir                string
+	Caddyfile              string
+	servers                []*http.Server
 }
 
 func listen(port int) (net.Listener, int, error) {
