@@ -38,13 +38,15 @@ idgate demo is running.
   members (Naver, Kakao)  %s/members/board
   VIP (Naver only)        %s/vip/lounge
   adult board (본인인증)   %s/adult/board
+  admin (MFA step-up)     %s/admin/payouts
+  code inbox (sandbox)    %s/public/inbox
   sandbox Naver           %s
   sandbox PortOne         %s
   legacy app (direct)     %s
 
 Policies: %s
 Ctrl-C to stop.
-`, sb.URL, sb.URL, sb.URL, sb.URL, sb.Naver.URL(), sb.PortOne.URL(), sb.AppURL, filepath.Join(sb.DataDir, "policies"))
+`, sb.URL, sb.URL, sb.URL, sb.URL, sb.URL, sb.URL, sb.Naver.URL(), sb.PortOne.URL(), sb.AppURL, filepath.Join(sb.DataDir, "policies"))
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig

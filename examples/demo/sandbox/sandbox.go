@@ -148,7 +148,9 @@ func Start(o Options) (*Sandbox, error) {
 	sb.servers = append(sb.servers, ssrv)
 	go ssrv.Serve(stL)
 
-	appPort, err := serve(o.AppPort, NewLegacyApp(sb.URL))
+	sb.EmailOutbox = filepath.Join(o.DataDir, "outbox-email.jsonl")
+	sb.SMSOutbox = filepath.Join(o.DataDir, "outbox-sms.jsonl")
+	appPort, err := serve(o.AppPort, NewLegacyApp(sb.URL, sb.EmailOutbox, sb.SMSOutbox))
 	if err != nil {
 		return nil, err
 	}
@@ -158,8 +160,6 @@ func Start(o Options) (*Sandbox, error) {
 	if o.ProviderTimeout != "" {
 		extra = "\t\tprovider_timeout " + o.ProviderTimeout + "\n"
 	}
-	sb.EmailOutbox = filepath.Join(o.DataDir, "outbox-email.jsonl")
-	sb.SMSOutbox = filepath.Join(o.DataDir, "outbox-sms.jsonl")
 	lockout := ""
 	if o.MFALockout != "" {
 		lockout = "\t\t\tlockout " + o.MFALockout + "\n"
