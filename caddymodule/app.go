@@ -34,6 +34,7 @@ import (
 	"github.com/idgate/idgate/providers/oidc"
 	"github.com/idgate/idgate/providers/otp"
 	"github.com/idgate/idgate/providers/portone"
+	"github.com/idgate/idgate/providers/recaptcha"
 	"github.com/idgate/idgate/providers/stripeid"
 	"go.uber.org/zap"
 )
@@ -124,11 +125,24 @@ type MFAConfig struct {
 	// Email and SMS send one-time codes; absent channels are off.
 	Email *SenderConfig `json:"email,omitempty"`
 	SMS   *SenderConfig `json:"sms,omitempty"`
+	// Recaptcha enables reCAPTCHA Enterprise account verification (e-mail PIN) as a method.
+	Recaptcha *RecaptchaConfig `json:"recaptcha,omitempty"`
 	// InsecureDemoSenders allows the outbox sender, which writes codes to a file. Demo only.
 	InsecureDemoSenders bool `json:"insecure_demo_senders,omitempty"`
 	// MaxFailures wrong codes (all methods) lock step-up for Lockout. Defaults: 5, 15m.
 	MaxFailures int            `json:"max_failures,omitempty"`
 	Lockout     caddy.Duration `json:"lockout,omitempty"`
+}
+
+// RecaptchaConfig configures reCAPTCHA Enterprise account verification.
+type RecaptchaConfig struct {
+	ProjectID string `json:"project_id,omitempty"`
+	APIKey    string `json:"api_key,omitempty"`
+	SiteKey   string `json:"site_key,omitempty"`
+	// APIBase overrides https://recaptchaenterprise.googleapis.com.
+	APIBase string `json:"api_base,omitempty"`
+	// ScriptURL overrides https://www.google.com/recaptcha/enterprise.js.
+	ScriptURL string `json:"script_url,omitempty"`
 }
 
 // SenderConfig configures a one-time-code sender: kind smtp, http (SMS gateway) or outbox.
@@ -441,6 +455,23 @@ func (a *App) provisionMFA(ks *keys.Set, recs *file.Store, timeout time.Duration
 	if m.SMS, err = build("sms", c.SMS); err != nil {
 		return nil, err
 	}
+	if rc := c.Recaptcha; rc != nil {
+		repl := caddy.NewReplacer()
+		for _, s := range []*string{&rc.ProjectID, &rc.APIKey, &rc.SiteKey, &rc.APIBase, &rc.ScriptURL} {
+			*s = repl.ReplaceAll(*s, "")
+		}
+		client, err := recaptcha.New(recaptcha.Config{ProjectID: rc.ProjectID, APIKey: rc.APIKey, SiteKey: rc.SiteKey, APIBase: rc.APIBase, HTTPClient: &http.Client{Timeout: timeout}})
+		if err != nil {
+			return nil, fmt.Errorf("idgate: mfa: %w (after placeholder expansion)", err)
+		}
+		script := rc.ScriptURL
+		if script == "" {
+			script = recaptcha.DefaultScriptURL
+		}
+		acct := hmac.New(sha256.New, ks.MFAKey)
+		acct.Write([]byte("recaptcha account id"))
+		m.Recaptcha = &portal.Recaptcha{Client: client, SiteKey: rc.SiteKey, ScriptURL: script, AccountKey: acct.Sum(nil)}
+	}
 	m.SetDefaults()
 	return m, nil
 }
@@ -472,7 +503,7 @@ func checkPolicies(set *policy.Set, infos map[string]portal.ProviderInfo, phone,
 				errs = append(errs, fmt.Errorf("idgate: policy %q requires mfa, but no mfa block is configured, at %s", p.Name, p.Where(r)))
 			case r == policy.ReqMFA:
 				for _, m := range p.Require.MFA.Methods {
-					if (m == "email" && mfa.Email == nil) || (m == "sms" && mfa.SMS == nil) || m == "recaptcha" {
+					if (m == "email" && mfa.Email == nil) || (m == "sms" && mfa.SMS == nil) || (m == "recaptcha" && mfa.Recaptcha == nil) {
 						errs = append(errs, fmt.Errorf("idgate: policy %q accepts mfa method %s, which is not configured, at %s", p.Name, m, p.Where(r)))
 					}
 				}

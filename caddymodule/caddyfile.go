@@ -92,6 +92,13 @@ func parseDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //				body <template>       # e.g. {"to":{{json .To}},"text":{{json .Text}}}
 //			}
 //			email|sms outbox <file>  # demo only, needs insecure_demo_senders
+//			recaptcha {
+//				project_id <id>
+//				api_key <key>
+//				site_key <key>
+//				api_base <url>
+//				script_url <url>
+//			}
 //			insecure_demo_senders
 //			max_failures <n>
 //			lockout <duration>
@@ -318,6 +325,32 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 							m.SMS = sc
 						}
 					}
+				case "recaptcha":
+					rc := &RecaptchaConfig{}
+					for nest2 := d.Nesting(); d.NextBlock(nest2); {
+						var err error
+						switch d.Val() {
+						case "project_id":
+							err = oneArg(d, &rc.ProjectID)
+						case "api_key":
+							err = oneArg(d, &rc.APIKey)
+						case "site_key":
+							err = oneArg(d, &rc.SiteKey)
+						case "api_base":
+							err = oneArg(d, &rc.APIBase)
+						case "script_url":
+							err = oneArg(d, &rc.ScriptURL)
+						default:
+							return nil, d.Errf("unknown recaptcha subdirective %q (known: project_id, api_key, site_key, api_base, script_url)", d.Val())
+						}
+						if err != nil {
+							return nil, err
+						}
+					}
+					if rc.ProjectID == "" || rc.APIKey == "" || rc.SiteKey == "" {
+						return nil, d.Err("recaptcha needs project_id, api_key and site_key")
+					}
+					m.Recaptcha = rc
 				case "insecure_demo_senders":
 					m.InsecureDemoSenders = true
 				case "max_failures":
@@ -332,7 +365,7 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 				case "lockout":
 					err = durationArg(d, &m.Lockout)
 				default:
-					return nil, d.Errf("unknown mfa subdirective %q (known: issuer, email, sms, insecure_demo_senders, max_failures, lockout)", d.Val())
+					return nil, d.Errf("unknown mfa subdirective %q (known: issuer, email, sms, recaptcha, insecure_demo_senders, max_failures, lockout)", d.Val())
 				}
 				if err != nil {
 					return nil, err

@@ -32,6 +32,8 @@ func chromium(t *testing.T) string {
 
 func newChrome(t *testing.T, width, height int, lang string, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
+	// A person at a browser meets the consent pages: no auto-approval left over from API tests.
+	sbReset()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium(t)),
 		chromedp.NoSandbox,

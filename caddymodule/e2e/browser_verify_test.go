@@ -32,7 +32,7 @@ func TestBrowserAdultBoardOnAPhone(t *testing.T) {
 	ctx := newChrome(t, 390, 844, "ko-KR", chromedp.UserAgent(phoneUA))
 	do(t, ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateScale(2)))
 	loginInBrowser(t, ctx, "/adult/board")
-	do(t, ctx, chromedp.WaitVisible("#verify-phone"))
+	do(t, ctx, chromedp.WaitVisible("#idgate-verify[data-ready]"))
 	lead := get(t, ctx, chromedp.Text("#idgate-verify"))
 	if !strings.Contains(lead, "청소년 보호법") || !strings.Contains(lead, "휴대폰 본인인증") {
 		t.Fatalf("verification page: %q", lead)
@@ -58,7 +58,7 @@ func TestBrowserMinorIsRefusedAfterPopupVerification(t *testing.T) {
 	resetPortOne()
 	ctx := newChrome(t, 1280, 900, "ko-KR")
 	loginInBrowser(t, ctx, "/adult/board")
-	do(t, ctx, chromedp.WaitVisible("#verify-phone"))
+	do(t, ctx, chromedp.WaitVisible("#idgate-verify[data-ready]"))
 	popup := chromedp.WaitNewTarget(ctx, func(i *target.Info) bool { return strings.Contains(i.URL, "/sandbox/verify") })
 	do(t, ctx, chromedp.Click("#verify-phone"))
 	var id target.ID
@@ -86,7 +86,7 @@ func TestBrowserBlockedPopupTellsHowToContinue(t *testing.T) {
 	ctx := newChrome(t, 1280, 900, "ko-KR", chromedp.Flag("disable-popup-blocking", false))
 	loginInBrowser(t, ctx, "/adult/board")
 	do(t, ctx,
-		chromedp.WaitVisible("#verify-phone"),
+		chromedp.WaitVisible("#idgate-verify[data-ready]"),
 		// A script click carries no user activation, so Chromium blocks the pop-up.
 		chromedp.Evaluate[chromedp.Void](`setTimeout(function(){document.getElementById("verify-phone").click()}, 0)`),
 		chromedp.WaitVisible("#popup-blocked"),

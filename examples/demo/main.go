@@ -24,6 +24,7 @@ func main() {
 	flag.IntVar(&o.AppPort, "app-port", 9003, "port of the legacy app")
 	flag.IntVar(&o.PortOnePort, "portone-port", 9004, "port of the sandbox PortOne (API, SDK stand-in)")
 	flag.IntVar(&o.StripePort, "stripe-port", 9005, "port of the sandbox Stripe Identity")
+	flag.IntVar(&o.RecaptchaPort, "recaptcha-port", 9006, "port of the sandbox reCAPTCHA Enterprise (PINs at /sandbox/inbox)")
 	flag.StringVar(&o.DataDir, "data", filepath.Join("examples", "demo", "data"), "directory for keys and policies")
 	flag.Parse()
 	sb, err := sandbox.Start(o)

@@ -45,6 +45,8 @@ type MFA struct {
 	Issuer string
 	// Email and SMS send one-time codes; nil disables the channel.
 	Email, SMS Sender
+	// Recaptcha enables reCAPTCHA Enterprise account verification; nil disables it.
+	Recaptcha *Recaptcha
 	// MaxFailures failed codes (all methods together) within Lockout lock the account for Lockout.
 	MaxFailures int
 	Lockout     time.Duration
@@ -113,6 +115,7 @@ func (p *Portal) mfaView(ctx context.Context, rec *store.Record, rd string) mfaV
 		if p.MFA.SMS != nil && accepts("sms") && rec.Contacts["phone"] != "" {
 			v.SMS, v.SMSTo = true, maskPhone(rec.Contacts["phone"])
 		}
+		v.Recaptcha = p.MFA.Recaptcha != nil && accepts("recaptcha") && rec.Contacts["email"] != ""
 	}
 	return v
 }
@@ -206,7 +209,26 @@ func (p *Portal) renderMFA(w http.ResponseWriter, r *http.Request, status int, s
 	if code != "" {
 		status = problems[code].status
 	}
-	p.render(w, status, "mfa", d)
+	if !v.Recaptcha {
+		p.render(w, status, "mfa", d)
+		return
+	}
+	// The reCAPTCHA script runs on this page: allow its origin and nonce'd inline code only.
+	nonce, _ := session.RandomID(p.rand(), 16)
+	origin := ""
+	if u, err := url.Parse(p.MFA.Recaptcha.ScriptURL); err == nil {
+		origin = u.Scheme + "://" + u.Host
+	}
+	d["Nonce"] = nonce
+	d["RecaptchaConfig"] = map[string]string{"siteKey": p.MFA.Recaptcha.SiteKey, "script": p.MFA.Recaptcha.ScriptURL, "rd": rd,
+		"failed": labels["recaptcha_failed"].in(l)}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'nonce-"+nonce+"' 'strict-dynamic' "+origin+
+		"; style-src 'self' 'unsafe-inline'; img-src * data:; frame-src *; connect-src 'self' "+origin+"; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	w.WriteHeader(status)
+	if err := pages.ExecuteTemplate(w, "mfa", d); err != nil {
+		p.Logger.Error("rendering page", zap.Error(err))
+	}
 }
 
 // locked reports a current lockout and its remaining time.
@@ -627,7 +649,7 @@ func spaced(s string) string {
 // loadContacts keeps, at login, the e-mail address one-time codes go to (only when the e-mail
 // channel is on) in the subject's record.
 func (p *Portal) loadContacts(ctx context.Context, login map[string]string, subject string) {
-	if p.MFA == nil || p.MFA.Email == nil || login["email"] == "" {
+	if p.MFA == nil || (p.MFA.Email == nil && p.MFA.Recaptcha == nil) || login["email"] == "" {
 		return
 	}
 	rec, err := p.MFA.Records.Get(ctx, subject)

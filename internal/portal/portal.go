@@ -165,6 +165,10 @@ func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.allow(w, r, p.otpSend, http.MethodPost)
 	case rest == "mfa/otp/verify":
 		p.allow(w, r, p.otpVerify, http.MethodPost)
+	case rest == "mfa/recaptcha/start":
+		p.allow(w, r, p.recaptchaStart, http.MethodPost)
+	case rest == "mfa/recaptcha/verify":
+		p.allow(w, r, p.recaptchaVerify, http.MethodPost)
 	case rest == "session":
 		p.allow(w, r, p.session, http.MethodGet, http.MethodHead)
 	case rest == "jwks.json":

@@ -22,6 +22,7 @@ import (
 	"github.com/idgate/idgate/providers/naver/navertest"
 	"github.com/idgate/idgate/providers/oidc/oidctest"
 	"github.com/idgate/idgate/providers/portone/portonetest"
+	"github.com/idgate/idgate/providers/recaptcha/recaptchatest"
 	"github.com/idgate/idgate/providers/stripeid/stripeidtest"
 )
 
@@ -30,7 +31,7 @@ var policiesFS embed.FS
 
 // Options select ports and directories. Zero ports pick free ones.
 type Options struct {
-	CaddyPort, NaverPort, KakaoPort, AppPort, PortOnePort, StripePort int
+	CaddyPort, NaverPort, KakaoPort, AppPort, PortOnePort, StripePort, RecaptchaPort int
 	// DataDir holds Caddy's storage (keys) and the policy files. Default: a temporary directory.
 	DataDir string
 	// LogFile, when set, receives Caddy's logs (JSON).
@@ -50,6 +51,7 @@ type Sandbox struct {
 	Kakao                  *oidctest.Server
 	PortOne                *portonetest.Server
 	Stripe                 *stripeidtest.Server
+	Recaptcha              *recaptchatest.Server
 	AppURL                 string
 	DataDir                string
 	Caddyfile              string
@@ -148,6 +150,16 @@ func Start(o Options) (*Sandbox, error) {
 	sb.servers = append(sb.servers, ssrv)
 	go ssrv.Serve(stL)
 
+	rcL, rcPort, err := listen(o.RecaptchaPort)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: recaptcha port: %w", err)
+	}
+	rcBase := fmt.Sprintf("http://127.0.0.1:%d", rcPort)
+	sb.Recaptcha = recaptchatest.New(rcBase, "demo-project", "demo-recaptcha-api-key", "demo-site-key")
+	rsrv := &http.Server{Handler: sb.Recaptcha, ReadHeaderTimeout: 10 * time.Second}
+	sb.servers = append(sb.servers, rsrv)
+	go rsrv.Serve(rcL)
+
 	sb.EmailOutbox = filepath.Join(o.DataDir, "outbox-email.jsonl")
 	sb.SMSOutbox = filepath.Join(o.DataDir, "outbox-sms.jsonl")
 	appPort, err := serve(o.AppPort, NewLegacyApp(sb.URL, sb.EmailOutbox, sb.SMSOutbox))
@@ -164,7 +176,20 @@ func Start(o Options) (*Sandbox, error) {
 	if o.MFALockout != "" {
 		lockout = "\t\t\tlockout " + o.MFALockout + "\n"
 	}
-	extra += fmt.Sprintf("\t\tmfa {\n\t\t\tissuer \"idgate demo\"\n\t\t\temail outbox %s\n\t\t\tsms outbox %s\n\t\t\tinsecure_demo_senders\n%s\t\t}\n", sb.EmailOutbox, sb.SMSOutbox, lockout)
+	extra += fmt.Sprintf(`		mfa {
+			issuer "idgate demo"
+			email outbox %s
+			sms outbox %s
+			recaptcha {
+				project_id demo-project
+				api_key demo-recaptcha-api-key
+				site_key demo-site-key
+				api_base %s
+				script_url %s/recaptcha/enterprise.js
+			}
+			insecure_demo_senders
+%s		}
+`, sb.EmailOutbox, sb.SMSOutbox, rcBase, rcBase, lockout)
 	logBlock := ""
 	if o.LogFile != "" {
 		// Caddy's reverse_proxy logs upstream request headers at DEBUG; the filter keeps the
