@@ -14,6 +14,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/idgate/idgate/providers/naver/navertest"
+	"github.com/idgate/idgate/providers/otp/otptest"
 	"github.com/idgate/idgate/providers/totp"
 )
 
@@ -281,5 +282,59 @@ func TestMFAEndpointsNeedSameOriginAndLogin(t *testing.T) {
 	resp, _ = newBrowser(t).do("POST", "/.idgate/mfa/otp/send", map[string]string{"Origin": sb.URL, "Accept": "application/json"}, url.Values{"channel": {"email"}})
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("anonymous send: %d", resp.StatusCode)
+	}
+}
+
+// TestRealSendersThroughCaddy configures the SMTP and HTTP SMS senders (against the sink and
+// the gateway fakes) instead of the demo outboxes.
+func TestRealSendersThroughCaddy(t *testing.T) {
+	sink := otptest.NewSMTPSink()
+	defer sink.Close()
+	gw := otptest.NewSMSGateway()
+	defer gw.Close()
+	cf := strings.Replace(sb.Caddyfile, "\t\t\temail outbox "+sb.EmailOutbox+"\n",
+		"\t\t\temail smtp {\n\t\t\t\taddress "+sink.Addr()+"\n\t\t\t\tfrom idgate@example.com\n\t\t\t}\n", 1)
+	cf = strings.Replace(cf, "\t\t\tsms outbox "+sb.SMSOutbox+"\n",
+		"\t\t\tsms http {\n\t\t\t\turl "+gw.URL+"/v1/send\n\t\t\t\theader X-Api-Key sms-key\n\t\t\t\tbody `{\"to\":{{json .To}},\"text\":{{json .Text}}}`\n\t\t\t}\n", 1)
+	if cf == sb.Caddyfile {
+		t.Fatal("sandbox Caddyfile changed shape")
+	}
+	withCaddyfile(t, cf)
+	key, email := freshNaverUserWithEmail(t)
+	b := newBrowser(t)
+	b.login("naver", key, "/admin/x")
+	if status, m := b.form("/.idgate/mfa/otp/send", url.Values{"channel": {"email"}}); status != 200 {
+		t.Fatalf("smtp send: %d %v", status, m)
+	}
+	code := sink.LastCode(email)
+	if status, m := b.form("/.idgate/mfa/otp/verify", url.Values{"channel": {"email"}, "code": {code}}); status != 200 {
+		t.Fatalf("smtp code %q: %d %v", code, status, m)
+	}
+	resetPortOne()
+	id := b.startVerification("/admin/x")
+	sb.PortOne.Complete(id, "adult")
+	b.complete(id)
+	if status, m := b.form("/.idgate/mfa/otp/send", url.Values{"channel": {"sms"}}); status != 200 {
+		t.Fatalf("sms send: %d %v", status, m)
+	}
+	reqs := gw.Requests()
+	if len(reqs) == 0 || reqs[len(reqs)-1].Header.Get("X-Api-Key") != "sms-key" || reqs[len(reqs)-1].Body["to"] != "01012345678" {
+		t.Fatalf("gateway saw %+v", reqs)
+	}
+	if status, m := b.form("/.idgate/mfa/otp/verify", url.Values{"channel": {"sms"}, "code": {gw.LastCode()}}); status != 200 {
+		t.Fatalf("sms code: %d %v", status, m)
+	}
+	// A failing gateway is a clear error, and the user can pick another method.
+	gw.SetStatus(500)
+	if status, m := b.form("/.idgate/mfa/otp/send", url.Values{"channel": {"sms"}}); status != 503 || m["code"] != "otp_send_failed" {
+		t.Fatalf("gateway down: %d %v", status, m)
+	}
+}
+
+func TestOutboxSenderIsRefusedOutsideTheDemo(t *testing.T) {
+	cf := strings.Replace(sb.Caddyfile, "\t\t\tinsecure_demo_senders\n", "", 1)
+	err := validate(cf)
+	if err == nil || !strings.Contains(err.Error(), "insecure_demo_senders") {
+		t.Fatalf("outbox without the opt-in: %v", err)
 	}
 }
