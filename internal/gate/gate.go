@@ -109,6 +109,10 @@ func (g *Gate) Decide(r *http.Request, explicit *policy.Policy, now time.Time) R
 
 // facts returns the verification facts the policy required and the session met, with their times.
 func facts(pol *policy.Policy, s *session.Session, d policy.Decision) map[string]any {
+	r := pol.Require
+	if r.Phone == nil && r.Document == nil && r.Adult == nil && r.MFA == nil {
+		return nil // login-only policies: no allocation on the hot path
+	}
 	out := map[string]any{}
 	if pol.Require.Phone != nil {
 		if v := s.Latest(identity.KindPhone); v != nil {
