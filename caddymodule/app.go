@@ -27,8 +27,10 @@ import (
 	"github.com/idgate/idgate/internal/keys"
 	"github.com/idgate/idgate/internal/portal"
 	"github.com/idgate/idgate/internal/session"
+	"github.com/idgate/idgate/internal/store"
 	"github.com/idgate/idgate/internal/store/file"
 	"github.com/idgate/idgate/internal/store/memory"
+	redisstore "github.com/idgate/idgate/internal/store/redis"
 	"github.com/idgate/idgate/policy"
 	"github.com/idgate/idgate/providers/naver"
 	"github.com/idgate/idgate/providers/oidc"
@@ -67,6 +69,9 @@ type App struct {
 	StripeIdentity *StripeConfig `json:"stripe_identity,omitempty"`
 	// MFA configures step-up (TOTP, e-mail and SMS codes).
 	MFA *MFAConfig `json:"mfa,omitempty"`
+	// Store selects where server-side state lives: the embedded defaults (memory for ephemeral
+	// state, files for records) or Redis, shared by several instances.
+	Store *StoreConfig `json:"store,omitempty"`
 	// RecordsDir holds the durable verification records. Default: idgate/records under Caddy's
 	// data directory.
 	RecordsDir string `json:"records_dir,omitempty"`
@@ -78,7 +83,11 @@ type App struct {
 	gate       *gate.Gate
 	portal     *portal.Portal
 	sessions   *session.Manager
-	states     *memory.Store
+	states     store.Ephemeral
+	records    store.Records
+	redis      *redisstore.Store
+	redisRevs  *redisstore.Revocations
+	stopLoop   context.CancelFunc
 	forwarded  []string
 	poolKey    string
 	logger     *zap.Logger
@@ -116,6 +125,22 @@ type StripeConfig struct {
 	APIBase string `json:"api_base,omitempty"`
 	// WebhookSecret is the endpoint secret (whsec_…) of /.idgate/webhooks/stripe.
 	WebhookSecret string `json:"webhook_secret,omitempty"`
+}
+
+// StoreConfig configures a shared store.
+type StoreConfig struct {
+	// Kind is "redis".
+	Kind     string `json:"kind"`
+	URL      string `json:"url,omitempty"`
+	Address  string `json:"address,omitempty"`
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+	DB       int    `json:"db,omitempty"`
+	TLS      bool   `json:"tls,omitempty"`
+	Prefix   string `json:"prefix,omitempty"`
+	// RevocationPoll bounds how long another instance may still accept a logged-out session
+	// if a published revocation is missed. Default: 5s.
+	RevocationPoll caddy.Duration `json:"revocation_poll,omitempty"`
 }
 
 // MFAConfig configures step-up.
@@ -323,21 +348,49 @@ func (a *App) Provision(ctx caddy.Context) error {
 	expand(&ac.Issuer)
 	expand(&ac.Audience)
 
-	a.poolKey = "idgate.state"
-	storage := ctx.Storage()
-	v, _, err := pool.LoadOrNew(a.poolKey, func() (caddy.Destructor, error) {
-		m := memory.New()
-		// A fresh process: bring back the revocations made before the restart.
-		if err := loadRevocations(storage, m, time.Now()); err != nil {
-			return nil, err
-		}
-		return sharedState{m}, nil
-	})
-	if err != nil {
-		return err
+	var rev interface {
+		session.RevocationChecker
+		portal.Revoker
 	}
-	a.states = v.(sharedState).Store
-	rev := revocations{m: a.states, storage: storage}
+	if sc := a.Store; sc != nil {
+		repl := caddy.NewReplacer()
+		for _, s := range []*string{&sc.URL, &sc.Address, &sc.Username, &sc.Password, &sc.Prefix} {
+			*s = repl.ReplaceAll(*s, "")
+		}
+		if sc.Kind != "redis" {
+			return fmt.Errorf("idgate: unknown store %q (redis)", sc.Kind)
+		}
+		rs, err := redisstore.New(redisstore.Options{URL: sc.URL, Address: sc.Address, Username: sc.Username, Password: sc.Password,
+			DB: sc.DB, TLS: sc.TLS, Prefix: sc.Prefix})
+		if err != nil {
+			return fmt.Errorf("idgate: store: %w", err)
+		}
+		a.redis = rs
+		a.states = rs
+		a.records = redisstore.Records{Store: rs}
+		a.redisRevs = redisstore.NewRevocations(rs, time.Duration(sc.RevocationPoll))
+		a.redisRevs.OnError = func(err error) {
+			a.logger.Warn("revocation view not refreshed; sessions keep being checked against the last view", zap.Error(err))
+		}
+		rev = a.redisRevs
+	} else {
+		a.poolKey = "idgate.state"
+		storage := ctx.Storage()
+		v, _, err := pool.LoadOrNew(a.poolKey, func() (caddy.Destructor, error) {
+			m := memory.New()
+			// A fresh process: bring back the revocations made before the restart.
+			if err := loadRevocations(storage, m, time.Now()); err != nil {
+				return nil, err
+			}
+			return sharedState{m}, nil
+		})
+		if err != nil {
+			return err
+		}
+		mem := v.(sharedState).Store
+		a.states = mem
+		rev = revocations{m: mem, storage: storage}
+	}
 
 	a.sessions, err = session.NewManager(sessionKeys, time.Duration(sc.IdleTimeout), time.Duration(sc.Lifetime), rev)
 	if err != nil {
@@ -367,15 +420,17 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Now:             time.Now,
 		ProviderTimeout: timeout + 5*time.Second,
 	}
-	var recs *file.Store
-	if po != nil || stripeClient != nil || a.MFA != nil {
+	recs := a.records
+	if recs == nil && (po != nil || stripeClient != nil || a.MFA != nil) {
 		dir := a.RecordsDir
 		if dir == "" {
 			dir = filepath.Join(caddy.AppDataDir(), "idgate", "records")
 		}
-		if recs, err = file.New(dir); err != nil {
+		fs, err := file.New(dir)
+		if err != nil {
 			return fmt.Errorf("idgate: records_dir: %w", err)
 		}
+		recs = fs
 	}
 	if a.MFA != nil {
 		m, err := a.provisionMFA(ks, recs, timeout)
@@ -406,7 +461,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 }
 
 // provisionMFA builds the step-up configuration; outbox senders need the insecure opt-in.
-func (a *App) provisionMFA(ks *keys.Set, recs *file.Store, timeout time.Duration) (*portal.MFA, error) {
+func (a *App) provisionMFA(ks *keys.Set, recs store.Records, timeout time.Duration) (*portal.MFA, error) {
 	c := a.MFA
 	box, err := keys.NewBox(ks.MFAKey)
 	if err != nil {
@@ -625,14 +680,29 @@ func (a *App) subjectHash(sub string) string {
 // Validate checks nothing beyond Provision, which already reported every problem.
 func (a *App) Validate() error { return nil }
 
-// Start starts nothing: idgate has no background loop yet.
-func (a *App) Start() error { return nil }
+// Start starts the loop that keeps the shared revocation view fresh (with a Redis store).
+func (a *App) Start() error {
+	if a.redisRevs != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		a.stopLoop = cancel
+		go a.redisRevs.Run(ctx)
+	}
+	return nil
+}
 
-// Stop stops nothing.
-func (a *App) Stop() error { return nil }
+// Stop stops the background loop.
+func (a *App) Stop() error {
+	if a.stopLoop != nil {
+		a.stopLoop()
+	}
+	return nil
+}
 
 // Cleanup releases the shared state of this config generation.
 func (a *App) Cleanup() error {
+	if a.redis != nil {
+		a.redis.Close()
+	}
 	if a.poolKey != "" {
 		_, err := pool.Delete(a.poolKey)
 		return err

@@ -103,6 +103,14 @@ func parseDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			max_failures <n>
 //			lockout <duration>
 //		}
+//		store redis [<url>] {
+//			address <host:port>
+//			password <password>
+//			db <n>
+//			tls
+//			prefix <prefix>
+//			revocation_poll <duration>
+//		}
 //		records_dir <dir>
 //		bind_ci
 //		key_rotation <duration>
@@ -372,6 +380,52 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 				}
 			}
 			app.MFA = m
+		case "store":
+			sc := &StoreConfig{}
+			if !d.NextArg() || d.Val() != "redis" {
+				return nil, d.Err("store takes redis: store redis [<url>] { address … password … db … tls … prefix … }")
+			}
+			sc.Kind = "redis"
+			if d.NextArg() {
+				sc.URL = d.Val()
+			}
+			for nest := d.Nesting(); d.NextBlock(nest); {
+				var err error
+				switch d.Val() {
+				case "url":
+					err = oneArg(d, &sc.URL)
+				case "address":
+					err = oneArg(d, &sc.Address)
+				case "username":
+					err = oneArg(d, &sc.Username)
+				case "password":
+					err = oneArg(d, &sc.Password)
+				case "prefix":
+					err = oneArg(d, &sc.Prefix)
+				case "db":
+					var v string
+					if err = oneArg(d, &v); err == nil {
+						n, convErr := strconv.Atoi(v)
+						if convErr != nil || n < 0 {
+							return nil, d.Errf("db must be a whole number")
+						}
+						sc.DB = n
+					}
+				case "tls":
+					sc.TLS = true
+				case "revocation_poll":
+					err = durationArg(d, &sc.RevocationPoll)
+				default:
+					return nil, d.Errf("unknown store redis subdirective %q (known: url, address, username, password, db, tls, prefix, revocation_poll)", d.Val())
+				}
+				if err != nil {
+					return nil, err
+				}
+			}
+			if sc.URL == "" && sc.Address == "" {
+				return nil, d.Err("store redis needs a url or an address")
+			}
+			app.Store = sc
 		case "records_dir":
 			if err := oneArg(d, &app.RecordsDir); err != nil {
 				return nil, err
@@ -390,7 +444,7 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 		default:
-			return nil, d.Errf("unknown idgate subdirective %q (known: policies, naver, oidc, portone, stripe_identity, mfa, records_dir, bind_ci, session, assertion, key_rotation, provider_timeout)", d.Val())
+			return nil, d.Errf("unknown idgate subdirective %q (known: policies, naver, oidc, portone, stripe_identity, mfa, store, records_dir, bind_ci, session, assertion, key_rotation, provider_timeout)", d.Val())
 		}
 	}
 	return httpcaddyfile.App{Name: "idgate", Value: caddyconfig.JSON(app, nil)}, nil

@@ -338,3 +338,7 @@ func TestOutboxSenderIsRefusedOutsideTheDemo(t *testing.T) {
 		t.Fatalf("outbox without the opt-in: %v", err)
 	}
 }
+
+func base32NoPad(s string) ([]byte, error) {
+	return base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(s)
+}

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"fmt"
+	"sync"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -122,14 +124,7 @@ func TestCaddyValidateCommand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds cmd/caddy")
 	}
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
-	bin := filepath.Join(t.TempDir(), "caddy")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/caddy")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building cmd/caddy: %v\n%s", err, out)
-	}
+	bin := caddyBinary(t)
 	pol := writePolicies(t, map[string]string{"adult.yaml": "name: adult\npaths: [/adult/*]\nrequire:\n  login: [naver]\n  mfa: {within: 10x}\n"})
 	cf := filepath.Join(t.TempDir(), "Caddyfile")
 	os.WriteFile(cf, []byte(caddyfile("policies "+pol+"\n\t\t"+naverBlock, "idgate")), 0o644)
@@ -146,4 +141,34 @@ func TestCaddyValidateCommand(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "http.handlers.idgate") || !strings.Contains(string(out), "\nidgate\n") {
 		t.Fatalf("list-modules lacks idgate: %s", out)
 	}
+}
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// caddyBinary builds cmd/caddy once per test run.
+func caddyBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		dir, err := os.MkdirTemp("", "idgate-caddy-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "caddy")
+		build := exec.Command("go", "build", "-o", builtBin, "./cmd/caddy")
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("building cmd/caddy: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
 }

@@ -1,0 +1,199 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/idgate/idgate/examples/demo/sandbox"
+	"github.com/idgate/idgate/internal/store/storetest"
+	"github.com/idgate/idgate/providers/naver/navertest"
+	"github.com/idgate/idgate/providers/totp"
+)
+
+// instance is a separate Caddy process (cmd/caddy) running idgate.
+type instance struct {
+	base string
+	cmd  *exec.Cmd
+}
+
+// startInstance runs cmd/caddy with the sandbox's Caddyfile on another port, a shared Redis and
+// a shared storage directory.
+func startInstance(t *testing.T, redisAddr, storage string) *instance {
+	t.Helper()
+	port, _ := sandbox.FreePort()
+	cf := sb.Caddyfile
+	cf = strings.Replace(cf, "\tstorage file_system "+filepath.Join(sb.DataDir, "caddy")+"\n", "\tstorage file_system "+storage+"\n", 1)
+	cf = strings.Replace(cf, "\tidgate {\n", "\tidgate {\n\t\tstore redis {\n\t\t\taddress "+redisAddr+"\n\t\t\trevocation_poll 1s\n\t\t}\n", 1)
+	cf = strings.Replace(cf, fmt.Sprintf("http://:%s {", strings.TrimPrefix(sb.URL, "http://localhost:")), fmt.Sprintf("http://:%d {", port), 1)
+	// Logs of the child go to its stderr, not to the shared test log.
+	if i := strings.Index(cf, "\tlog {"); i >= 0 {
+		j := strings.Index(cf[i:], "\n\t}\n")
+		cf = cf[:i] + cf[i+j+4:]
+	}
+	path := filepath.Join(t.TempDir(), "Caddyfile")
+	os.WriteFile(path, []byte(cf), 0o644)
+	cmd := exec.Command(caddyBinary(t), "run", "--config", path, "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+t.TempDir(), "XDG_CONFIG_HOME="+t.TempDir())
+	logf, _ := os.Create(filepath.Join(t.TempDir(), "caddy.log"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	for i := 0; i < 200; i++ {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			return &instance{base: fmt.Sprintf("http://localhost:%d", port), cmd: cmd}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	data, _ := os.ReadFile(logf.Name())
+	t.Fatalf("instance did not start:\n%s", data)
+	return nil
+}
+
+// loginAt signs in at one instance as persona key; it returns the session cookie.
+func loginAt(t *testing.T, b *browser, base, key, rd string) {
+	t.Helper()
+	sb.Naver.SetKnobs(navertest.Knobs{AutoApprove: key})
+	resp, _ := b.nav(base + "/.idgate/login?" + url.Values{"provider": {"naver"}, "rd": {rd}}.Encode())
+	resp, _ = b.nav(location(t, resp))
+	resp, body := b.nav(location(t, resp))
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("login at %s: %d %s", base, resp.StatusCode, body)
+	}
+}
+
+func statusAt(t *testing.T, b *browser, u string) int {
+	t.Helper()
+	resp, _ := b.do("GET", u, jsonHdr, nil, nil)
+	return resp.StatusCode
+}
+
+func TestTwoInstancesShareOneRedis(t *testing.T) {
+	redisAddr, _ := storetest.Redis(t)
+	storage := t.TempDir()
+	a := startInstance(t, redisAddr, storage)
+	bi := startInstance(t, redisAddr, storage)
+
+	// A login on A is honoured by B (keys shared through Caddy's storage). Browsers send
+	// localhost cookies to every port, as the two instances behind one name would get them.
+	user := freshNaverUser(t)
+	br := newBrowser(t)
+	loginAt(t, br, a.base, user, "/members/x")
+	if s := statusAt(t, br, bi.base+"/members/x"); s != 200 {
+		t.Fatalf("login on A not honoured by B: %d", s)
+	}
+	kept := *br.sessionCookie()
+
+	// A verification on A counts on B for a new login there (records in Redis).
+	resetPortOne()
+	resp, body := br.do("POST", a.base+"/.idgate/verify/portone/start", map[string]string{"Origin": a.base, "Accept": "application/json", "Content-Type": "application/json"}, nil, []byte(`{"rd":"/adult/board"}`))
+	id, _ := decodeJSON(t, body)["identityVerificationId"].(string)
+	if resp.StatusCode != 200 || id == "" {
+		t.Fatalf("start on A: %d %s", resp.StatusCode, body)
+	}
+	sb.PortOne.Complete(id, "adult")
+	resp, body = br.do("POST", a.base+"/.idgate/verify/portone/complete", map[string]string{"Origin": a.base, "Accept": "application/json", "Content-Type": "application/json"}, nil, []byte(`{"identityVerificationId":"`+id+`"}`))
+	if resp.StatusCode != 200 {
+		t.Fatalf("complete on A: %d %s", resp.StatusCode, body)
+	}
+	other := newBrowser(t)
+	loginAt(t, other, bi.base, user, "/adult/board")
+	if s := statusAt(t, other, bi.base+"/adult/board"); s != 200 {
+		t.Fatalf("verification on A not counted by a login on B: %d", s)
+	}
+
+	// Code-attempt limits are shared: wrong codes on A and B together lock both.
+	resp, body = other.do("POST", bi.base+"/.idgate/mfa/totp/enroll", map[string]string{"Origin": bi.base, "Accept": "application/json"}, url.Values{})
+	secret := mustSecret(t, body)
+	resp, _ = other.do("POST", bi.base+"/.idgate/mfa/totp/confirm", map[string]string{"Origin": bi.base, "Accept": "application/json"}, url.Values{"code": {totp.Code(secret, time.Now())}})
+	if resp.StatusCode != 200 {
+		t.Fatal("enroll on B")
+	}
+	for i := 0; i < 5; i++ {
+		base := a.base
+		if i%2 == 1 {
+			base = bi.base
+		}
+		other.do("POST", base+"/.idgate/mfa/totp/verify", map[string]string{"Origin": base, "Accept": "application/json"}, url.Values{"code": {fmt.Sprintf("%06d", i)}})
+	}
+	resp, _ = other.do("POST", a.base+"/.idgate/mfa/totp/verify", map[string]string{"Origin": a.base, "Accept": "application/json"}, url.Values{"code": {totp.Code(secret, time.Now().Add(30*time.Second))}})
+	if resp.StatusCode != 429 {
+		t.Fatalf("five wrong codes across A and B did not lock A: %d", resp.StatusCode)
+	}
+
+	// A logout on A is refused by B within the stated bound (publish, else the 1 s poll).
+	resp, _ = br.do("POST", a.base+"/.idgate/logout", map[string]string{"Origin": a.base, "Accept": "application/json"}, url.Values{})
+	if resp.StatusCode != 200 {
+		t.Fatal("logout on A")
+	}
+	start := time.Now()
+	for {
+		if s := statusAt(t, browserWith(t, kept), bi.base+"/members/x"); s == 401 {
+			break
+		}
+		if time.Since(start) > 3*time.Second {
+			t.Fatal("B still accepts a session logged out on A after 3 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("logout on A refused by B after %v", time.Since(start).Round(time.Millisecond))
+}
+
+func TestRedisOutageFailsClosedAndRecovers(t *testing.T) {
+	redisAddr, stop := storetest.Redis(t)
+	a := startInstance(t, redisAddr, t.TempDir())
+	user := freshNaverUser(t)
+	br := newBrowser(t)
+	loginAt(t, br, a.base, user, "/members/x")
+	stop()
+	// Valid sessions keep working: the hot path never asks Redis.
+	for i := 0; i < 20; i++ {
+		if s := statusAt(t, br, a.base+"/members/x"); s != 200 {
+			t.Fatalf("valid session refused while Redis is down: %d", s)
+		}
+	}
+	// What needs Redis to be safe fails closed with a clear error: a new login's state.
+	other := newBrowser(t)
+	resp, body := other.do("GET", a.base+"/.idgate/login?provider=naver&rd=/members/x", map[string]string{"Accept": "application/json"}, nil)
+	if m := decodeJSON(t, body); resp.StatusCode != 503 || m["code"] != "store_unavailable" {
+		t.Fatalf("login with Redis down: %d %v", resp.StatusCode, m)
+	}
+	// Redis returns: no restart needed.
+	storetest.RestartRedis(t, redisAddr)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, _ := other.do("GET", a.base+"/.idgate/login?provider=naver&rd=/members/x", map[string]string{"Accept": "application/json"}, nil)
+		if resp.StatusCode == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no recovery after Redis returned: %d", resp.StatusCode)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	loginAt(t, other, a.base, user, "/members/x")
+	if s := statusAt(t, other, a.base+"/members/x"); s != 200 {
+		t.Fatalf("login after recovery: %d", s)
+	}
+}
+
+func mustSecret(t *testing.T, body string) []byte {
+	t.Helper()
+	m := decodeJSON(t, body)
+	s, _ := m["secret"].(string)
+	secret, err := base32NoPad(s)
+	if err != nil {
+		t.Fatalf("enroll: %s", body)
+	}
+	return secret
+}
