@@ -1,14 +1,14 @@
 package e2e
 
 import (
-	"fmt"
-	"sync"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
