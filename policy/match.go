@@ -209,3 +209,5 @@ func (s *Set) Match(reqPath string) *Policy {
 	}
 	return nil
 }
+
+var pathMatch = path.Match

@@ -172,3 +172,26 @@ func caddyBinary(t *testing.T) string {
 	}
 	return builtBin
 }
+
+func TestExplainAndLintCommands(t *testing.T) {
+	bin := caddyBinary(t)
+	cf := filepath.Join(t.TempDir(), "Caddyfile")
+	os.WriteFile(cf, []byte(sb.Caddyfile), 0o644)
+	out, err := exec.Command(bin, "idgate", "explain", "--config", cf, "--adapter", "caddyfile", "--path", "/ADULT/x/../board").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "policy adult-board") || !strings.Contains(string(out), `prefix pattern "/adult/*"`) ||
+		!strings.Contains(string(out), "adult: verified birth date says 19+ (korean rule)") {
+		t.Fatalf("explain: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "idgate", "lint", "--config", cf, "--adapter", "caddyfile").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "0 errors") {
+		t.Fatalf("lint of the demo policies: %v\n%s", err, out)
+	}
+	dir := writePolicies(t, map[string]string{
+		"all.yaml": "paths: [\"*\"]\nrequire: {login: true}\n",
+		"php.yaml": "paths: [\"*.php\"]\npublic: true\n",
+	})
+	out, err = exec.Command(bin, "idgate", "lint", "--policies", dir).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "unreachable") || !strings.Contains(string(out), "can never win") {
+		t.Fatalf("lint of a shadowed policy: %v\n%s", err, out)
+	}
+}
