@@ -23,6 +23,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/certmagic"
 	"github.com/idgate/idgate/internal/assertion"
+	"github.com/idgate/idgate/internal/audit"
 	"github.com/idgate/idgate/internal/gate"
 	"github.com/idgate/idgate/internal/keys"
 	"github.com/idgate/idgate/internal/portal"
@@ -91,6 +92,8 @@ type App struct {
 	forwarded  []string
 	poolKey    string
 	logger     *zap.Logger
+	audit      *zap.Logger
+	metrics    *audit.Metrics
 	subjectKey []byte
 }
 
@@ -244,7 +247,17 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	httpClient := &http.Client{Timeout: timeout}
+	m, err := audit.New(ctx.GetMetricsRegistry())
+	if err != nil {
+		return fmt.Errorf("idgate: metrics: %w", err)
+	}
+	a.metrics = m
+	// Security events go to the "audit" logger; every one of them is also counted.
+	a.audit = a.logger.Named("audit").WithOptions(zap.WrapCore(m.Core))
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	clientFor := func(provider string) *http.Client {
+		return &http.Client{Timeout: timeout, Transport: m.Transport(provider, transport)}
+	}
 	infos := map[string]portal.ProviderInfo{}
 	var order []string
 	var errs []error
@@ -253,7 +266,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 			expand(s)
 		}
 		c, err := naver.New(naver.Config{ClientID: n.ClientID, ClientSecret: n.ClientSecret, AuthorizeURL: n.AuthorizeURL,
-			TokenURL: n.TokenURL, ProfileURL: n.ProfileURL, OIDC: n.OIDC, Issuer: n.Issuer, HTTPClient: httpClient})
+			TokenURL: n.TokenURL, ProfileURL: n.ProfileURL, OIDC: n.OIDC, Issuer: n.Issuer, HTTPClient: clientFor("naver")})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("idgate: %w (after placeholder expansion; is the environment variable set?)", err))
 		} else {
@@ -269,7 +282,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 			errs = append(errs, fmt.Errorf("idgate: provider name %q is used twice", o.Name))
 			continue
 		}
-		c, err := oidc.New(oidc.Config{Name: o.Name, Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret, Scopes: o.Scopes, HTTPClient: httpClient})
+		c, err := oidc.New(oidc.Config{Name: o.Name, Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret, Scopes: o.Scopes, HTTPClient: clientFor(o.Name)})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("idgate: %w (after placeholder expansion)", err))
 			continue
@@ -294,7 +307,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 			c.SDKURL = portone.DefaultSDKURL
 		}
 		var err error
-		po, err = portone.New(portone.Config{StoreID: c.StoreID, ChannelKey: c.ChannelKey, APISecret: c.APISecret, APIBase: c.APIBase, HTTPClient: httpClient})
+		po, err = portone.New(portone.Config{StoreID: c.StoreID, ChannelKey: c.ChannelKey, APISecret: c.APISecret, APIBase: c.APIBase, HTTPClient: clientFor("portone")})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("idgate: %w (after placeholder expansion; is the environment variable set?)", err))
 		}
@@ -305,7 +318,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 			expand(s)
 		}
 		var err error
-		stripeClient, err = stripeid.New(stripeid.Config{SecretKey: c.SecretKey, APIBase: c.APIBase, HTTPClient: httpClient})
+		stripeClient, err = stripeid.New(stripeid.Config{SecretKey: c.SecretKey, APIBase: c.APIBase, HTTPClient: clientFor("stripe_identity")})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("idgate: %w (after placeholder expansion; is the environment variable set?)", err))
 		}
@@ -416,7 +429,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		},
 		JWKS:            issuer.JWKS,
 		SubjectHash:     a.subjectHash,
-		Logger:          a.logger,
+		Logger:          a.audit,
 		Now:             time.Now,
 		ProviderTimeout: timeout + 5*time.Second,
 	}
@@ -433,11 +446,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		recs = fs
 	}
 	if a.MFA != nil {
-		m, err := a.provisionMFA(ks, recs, timeout)
+		mfa, err := a.provisionMFA(ks, recs, timeout, clientFor)
 		if err != nil {
 			return err
 		}
-		a.portal.MFA = m
+		a.portal.MFA = mfa
 	}
 	if po != nil || stripeClient != nil {
 		ciKey := ks.CIHashKey
@@ -461,7 +474,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 }
 
 // provisionMFA builds the step-up configuration; outbox senders need the insecure opt-in.
-func (a *App) provisionMFA(ks *keys.Set, recs store.Records, timeout time.Duration) (*portal.MFA, error) {
+func (a *App) provisionMFA(ks *keys.Set, recs store.Records, timeout time.Duration, clientFor func(string) *http.Client) (*portal.MFA, error) {
 	c := a.MFA
 	box, err := keys.NewBox(ks.MFAKey)
 	if err != nil {
@@ -494,7 +507,7 @@ func (a *App) provisionMFA(ks *keys.Set, recs store.Records, timeout time.Durati
 			for k, v := range sc.Headers {
 				headers[k] = repl.ReplaceAll(v, "")
 			}
-			return &otp.HTTPSMS{URL: sc.URL, Method: sc.Method, Headers: headers, Body: t, Client: &http.Client{Timeout: timeout}}, nil
+			return &otp.HTTPSMS{URL: sc.URL, Method: sc.Method, Headers: headers, Body: t, Client: clientFor("sms")}, nil
 		case "outbox":
 			if !c.InsecureDemoSenders {
 				return nil, fmt.Errorf("idgate: mfa %s outbox writes codes to a file and is for the demo only; it needs insecure_demo_senders", name)
@@ -515,7 +528,7 @@ func (a *App) provisionMFA(ks *keys.Set, recs store.Records, timeout time.Durati
 		for _, s := range []*string{&rc.ProjectID, &rc.APIKey, &rc.SiteKey, &rc.APIBase, &rc.ScriptURL} {
 			*s = repl.ReplaceAll(*s, "")
 		}
-		client, err := recaptcha.New(recaptcha.Config{ProjectID: rc.ProjectID, APIKey: rc.APIKey, SiteKey: rc.SiteKey, APIBase: rc.APIBase, HTTPClient: &http.Client{Timeout: timeout}})
+		client, err := recaptcha.New(recaptcha.Config{ProjectID: rc.ProjectID, APIKey: rc.APIKey, SiteKey: rc.SiteKey, APIBase: rc.APIBase, HTTPClient: clientFor("recaptcha")})
 		if err != nil {
 			return nil, fmt.Errorf("idgate: mfa: %w (after placeholder expansion)", err)
 		}

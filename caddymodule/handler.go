@@ -81,13 +81,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if res.Err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, res.Err)
 	}
+	name := "none"
+	if res.Policy != nil {
+		name = res.Policy.Name
+	}
+	a.metrics.Decisions.WithLabelValues(name, string(res.Decision.Reason)).Inc()
 	if !res.Decision.Met {
-		if ce := h.logger.Check(zapcore.DebugLevel, "challenge"); ce != nil {
-			name := ""
-			if res.Policy != nil {
-				name = res.Policy.Name
+		a.metrics.Challenges.WithLabelValues(string(res.Decision.Unmet)).Inc()
+		switch res.Decision.Reason {
+		case policy.ReasonNoPolicy, policy.ReasonUnderage:
+			// Refusals (not challenges) are security events.
+			sub := ""
+			if res.Session != nil {
+				sub = a.subjectHash(res.Session.Subject)
 			}
-			ce.Write(zap.String("reason", string(res.Decision.Reason)), zap.String("policy", name))
+			a.audit.Info("refused", zap.String("event", "refusal"), zap.String("reason", string(res.Decision.Reason)), zap.String("policy", name), zap.String("subject_hash", sub))
+		default:
+			if ce := h.logger.Check(zapcore.DebugLevel, "challenge"); ce != nil {
+				ce.Write(zap.String("reason", string(res.Decision.Reason)), zap.String("policy", name))
+			}
 		}
 		a.portal.Challenge(w, r, res.Policy, res.Decision)
 		return nil
