@@ -71,9 +71,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		a.portal.ServeHTTP(w, r)
 		return nil
 	}
-	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	// Unset identity placeholders read as empty, never as their literal {…} text.
-	repl.Map(emptyIdentityPlaceholder)
 	res := a.gate.Decide(r, h.policy, time.Now())
 	if res.Cookie != nil {
 		http.SetCookie(w, res.Cookie)
@@ -104,15 +101,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		a.portal.Challenge(w, r, res.Policy, res.Decision)
 		return nil
 	}
-	if res.Session != nil {
-		for _, kv := range res.Headers {
-			r.Header.Set(kv[0], kv[1])
-		}
-		repl.Set("http.auth.user.id", res.Session.Subject)
-		for k, v := range res.Claims {
-			repl.Set("idgate."+k, v)
-		}
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if res.Session == nil {
+		// Unset identity placeholders read as empty, never as their literal {…} text.
+		repl.Map(emptyIdentityPlaceholder)
+		return next.ServeHTTP(w, r)
 	}
+	for _, kv := range res.Headers {
+		r.Header.Set(kv[0], kv[1])
+	}
+	// One lazy provider instead of a Set per claim: placeholders are resolved only if something
+	// (header_up, a log) asks for them.
+	sub, claims := res.Session.Subject, res.Claims
+	repl.Map(func(key string) (any, bool) {
+		if key == "http.auth.user.id" {
+			return sub, true
+		}
+		if c, ok := strings.CutPrefix(key, "idgate."); ok {
+			return claims[c], true
+		}
+		return nil, false
+	})
 	return next.ServeHTTP(w, r)
 }
 

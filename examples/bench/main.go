@@ -1,0 +1,274 @@
+// Command bench measures what idgate costs on a valid session: in one run on one machine it puts
+// the same upstream behind bare Caddy (reverse_proxy) and behind Caddy with idgate on a route that
+// requires login, drives both with the same load generator and prints throughput, latency
+// percentiles and their ratio.
+//
+//	go run ./examples/bench                      # wrk when installed, else the built-in generator
+//	go run ./examples/bench -duration 20s -connections 32 -generator builtin
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime/pprof"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/idgate/idgate/examples/demo/sandbox"
+	"github.com/idgate/idgate/providers/naver/navertest"
+)
+
+func main() {
+	duration := flag.Duration("duration", 10*time.Second, "load duration per target")
+	conns := flag.Int("connections", 16, "concurrent connections")
+	gen := flag.String("generator", "auto", "wrk, builtin or auto")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the idgate run to this file")
+	flag.Parse()
+
+	upstream := listen()
+	go http.Serve(upstream, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "ok\n")
+	}))
+	naverL := listen()
+	naver := navertest.New("http://"+naverL.Addr().String(), "bench-client", "bench-secret")
+	naver.SetKnobs(navertest.Knobs{AutoApprove: "kim"})
+	go http.Serve(naverL, naver)
+
+	dir, _ := os.MkdirTemp("", "idgate-bench-")
+	defer os.RemoveAll(dir)
+	os.MkdirAll(filepath.Join(dir, "policies"), 0o755)
+	os.WriteFile(filepath.Join(dir, "policies", "members.yaml"), []byte("paths: [\"*\"]\nrequire: {login: [naver]}\nforward: {headers: {X-User-Id: sub}}\n"), 0o644)
+	barePort, gatedPort := port(), port()
+	cf := fmt.Sprintf(`{
+	admin off
+	auto_https off
+	persist_config off
+	storage file_system %s
+	log {
+		level ERROR
+	}
+	idgate {
+		policies %s
+		naver {
+			client_id bench-client
+			client_secret bench-secret
+			authorize_url %s/oauth2.0/authorize
+			token_url %s/oauth2.0/token
+			profile_url %s/v1/nid/me
+		}
+	}
+}
+http://:%d {
+	reverse_proxy %s
+}
+http://:%d {
+	idgate
+	reverse_proxy %s
+}
+`, filepath.Join(dir, "caddy"), filepath.Join(dir, "policies"), naver.URL(), naver.URL(), naver.URL(), barePort, upstream.Addr(), gatedPort, upstream.Addr())
+	if err := sandbox.RunCaddyfile(cf); err != nil {
+		log.Fatal(err)
+	}
+	bare := fmt.Sprintf("http://127.0.0.1:%d/members/page", barePort)
+	gated := fmt.Sprintf("http://127.0.0.1:%d/members/page", gatedPort)
+	cookie := login(fmt.Sprintf("http://127.0.0.1:%d", gatedPort))
+	check(gated, cookie)
+
+	useWrk := *gen == "wrk" || (*gen == "auto" && haveWrk())
+	run := func(u, cookie string) result {
+		if useWrk {
+			return wrk(u, cookie, *duration, *conns)
+		}
+		return builtin(u, cookie, *duration, *conns)
+	}
+	fmt.Printf("generator: %s, %d connections, %s per target, GOMAXPROCS from %d CPUs\n\n", map[bool]string{true: "wrk", false: "built-in"}[useWrk], *conns, *duration, numCPU())
+	run(bare, "")      // warm-up
+	run(gated, cookie) // warm-up
+	b := run(bare, cookie)
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+	}
+	g := run(gated, cookie)
+	if *cpuprofile != "" {
+		pprof.StopCPUProfile()
+	}
+	fmt.Printf("%-28s %12s %10s %10s %10s\n", "target", "req/s", "p50", "p90", "p99")
+	b.print("bare Caddy reverse_proxy")
+	g.print("Caddy + idgate (login)")
+	fmt.Printf("\nthroughput ratio idgate/bare: %.1f%%\n", 100*g.rps/b.rps)
+	fmt.Printf("added latency: p50 %+v, p99 %+v\n", (g.p50 - b.p50).Round(time.Microsecond), (g.p99 - b.p99).Round(time.Microsecond))
+}
+
+type result struct {
+	rps           float64
+	p50, p90, p99 time.Duration
+	errors        int64
+}
+
+func (r result) print(name string) {
+	fmt.Printf("%-28s %12.0f %10v %10v %10v", name, r.rps, r.p50.Round(time.Microsecond), r.p90.Round(time.Microsecond), r.p99.Round(time.Microsecond))
+	if r.errors > 0 {
+		fmt.Printf("  (%d errors)", r.errors)
+	}
+	fmt.Println()
+}
+
+func listen() net.Listener {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	return l
+}
+
+func port() int {
+	p, err := sandbox.FreePort()
+	if err != nil {
+		log.Fatal(err)
+	}
+	return p
+}
+
+func numCPU() int {
+	n := 0
+	data, _ := os.ReadFile("/proc/cpuinfo")
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "processor") {
+			n++
+		}
+	}
+	return n
+}
+
+// login goes through the Naver login and returns the session cookie header value.
+func login(base string) string {
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	req, _ := http.NewRequest("GET", base+"/.idgate/login?provider=naver&rd=/members/page", nil)
+	req.Header.Set("Accept", "text/html")
+	resp, err := c.Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	u, _ := url.Parse(base)
+	for _, ck := range jar.Cookies(u) {
+		if ck.Name == "idgate_session" {
+			return ck.Name + "=" + ck.Value
+		}
+	}
+	log.Fatal("login did not produce a session")
+	return ""
+}
+
+func check(u, cookie string) {
+	req, _ := http.NewRequest("GET", u, nil)
+	req.Header.Set("Cookie", cookie)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		log.Fatalf("authenticated request failed: %v %v", resp, err)
+	}
+	resp.Body.Close()
+}
+
+func haveWrk() bool { _, err := exec.LookPath("wrk"); return err == nil }
+
+var wrkLine = regexp.MustCompile(`(?m)^\s+(50|90|99)%\s+([\d.]+)(us|ms|s)`)
+
+func wrk(u, cookie string, d time.Duration, conns int) result {
+	args := []string{"-t", "2", "-c", strconv.Itoa(conns), "-d", d.String(), "--latency"}
+	if cookie != "" {
+		args = append(args, "-H", "Cookie: "+cookie)
+	}
+	out, err := exec.Command("wrk", append(args, u)...).CombinedOutput()
+	if err != nil {
+		log.Fatalf("wrk: %v\n%s", err, out)
+	}
+	var r result
+	for _, m := range wrkLine.FindAllStringSubmatch(string(out), -1) {
+		v, _ := strconv.ParseFloat(m[2], 64)
+		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[m[3]]
+		dur := time.Duration(v * float64(unit))
+		switch m[1] {
+		case "50":
+			r.p50 = dur
+		case "90":
+			r.p90 = dur
+		case "99":
+			r.p99 = dur
+		}
+	}
+	if m := regexp.MustCompile(`Requests/sec:\s+([\d.]+)`).FindStringSubmatch(string(out)); m != nil {
+		r.rps, _ = strconv.ParseFloat(m[1], 64)
+	}
+	if m := regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`).FindStringSubmatch(string(out)); m != nil {
+		r.errors, _ = strconv.ParseInt(m[1], 10, 64)
+	}
+	return r
+}
+
+func builtin(u, cookie string, d time.Duration, conns int) result {
+	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}
+	client := &http.Client{Transport: tr}
+	deadline := time.Now().Add(d)
+	var mu sync.Mutex
+	var lat []time.Duration
+	var errs atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := make([]time.Duration, 0, 4096)
+			for time.Now().Before(deadline) {
+				req, _ := http.NewRequest("GET", u, nil)
+				if cookie != "" {
+					req.Header.Set("Cookie", cookie)
+				}
+				start := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					errs.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					errs.Add(1)
+				}
+				local = append(local, time.Since(start))
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(p float64) time.Duration {
+		if len(lat) == 0 {
+			return 0
+		}
+		return lat[int(p*float64(len(lat)-1))]
+	}
+	return result{rps: float64(len(lat)) / d.Seconds(), p50: pct(0.5), p90: pct(0.9), p99: pct(0.99), errors: errs.Load()}
+}
