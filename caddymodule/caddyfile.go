@@ -264,25 +264,9 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, d.Err("portone is configured twice")
 			}
 			c := &PortOneConfig{}
-			for nest := d.Nesting(); d.NextBlock(nest); {
-				var err error
-				switch d.Val() {
-				case "store_id":
-					err = oneArg(d, &c.StoreID)
-				case "channel_key":
-					err = oneArg(d, &c.ChannelKey)
-				case "api_secret":
-					err = oneArg(d, &c.APISecret)
-				case "api_base":
-					err = oneArg(d, &c.APIBase)
-				case "sdk_url":
-					err = oneArg(d, &c.SDKURL)
-				default:
-					return nil, d.Errf("unknown portone subdirective %q (known: store_id, channel_key, api_secret, api_base, sdk_url)", d.Val())
-				}
-				if err != nil {
-					return nil, err
-				}
+			if err := stringBlock(d, "portone", []field{{"store_id", &c.StoreID}, {"channel_key", &c.ChannelKey},
+				{"api_secret", &c.APISecret}, {"api_base", &c.APIBase}, {"sdk_url", &c.SDKURL}}); err != nil {
+				return nil, err
 			}
 			if c.StoreID == "" || c.ChannelKey == "" || c.APISecret == "" {
 				return nil, d.Err("portone needs store_id, channel_key and api_secret")
@@ -293,21 +277,9 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, d.Err("stripe_identity is configured twice")
 			}
 			c := &StripeConfig{}
-			for nest := d.Nesting(); d.NextBlock(nest); {
-				var err error
-				switch d.Val() {
-				case "secret_key":
-					err = oneArg(d, &c.SecretKey)
-				case "api_base":
-					err = oneArg(d, &c.APIBase)
-				case "webhook_secret":
-					err = oneArg(d, &c.WebhookSecret)
-				default:
-					return nil, d.Errf("unknown stripe_identity subdirective %q (known: secret_key, api_base, webhook_secret)", d.Val())
-				}
-				if err != nil {
-					return nil, err
-				}
+			if err := stringBlock(d, "stripe_identity", []field{{"secret_key", &c.SecretKey}, {"api_base", &c.APIBase},
+				{"webhook_secret", &c.WebhookSecret}}); err != nil {
+				return nil, err
 			}
 			if c.SecretKey == "" || c.WebhookSecret == "" {
 				return nil, d.Err("stripe_identity needs secret_key and webhook_secret")
@@ -335,25 +307,9 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 					}
 				case "recaptcha":
 					rc := &RecaptchaConfig{}
-					for nest2 := d.Nesting(); d.NextBlock(nest2); {
-						var err error
-						switch d.Val() {
-						case "project_id":
-							err = oneArg(d, &rc.ProjectID)
-						case "api_key":
-							err = oneArg(d, &rc.APIKey)
-						case "site_key":
-							err = oneArg(d, &rc.SiteKey)
-						case "api_base":
-							err = oneArg(d, &rc.APIBase)
-						case "script_url":
-							err = oneArg(d, &rc.ScriptURL)
-						default:
-							return nil, d.Errf("unknown recaptcha subdirective %q (known: project_id, api_key, site_key, api_base, script_url)", d.Val())
-						}
-						if err != nil {
-							return nil, err
-						}
+					if err := stringBlock(d, "recaptcha", []field{{"project_id", &rc.ProjectID}, {"api_key", &rc.APIKey},
+						{"site_key", &rc.SiteKey}, {"api_base", &rc.APIBase}, {"script_url", &rc.ScriptURL}}); err != nil {
+						return nil, err
 					}
 					if rc.ProjectID == "" || rc.APIKey == "" || rc.SiteKey == "" {
 						return nil, d.Err("recaptcha needs project_id, api_key and site_key")
@@ -529,4 +485,31 @@ func parseSender(d *caddyfile.Dispenser, channel string) (*SenderConfig, error) 
 		}
 	}
 	return sc, nil
+}
+
+// field is a subdirective taking one string argument.
+type field struct {
+	name string
+	dst  *string
+}
+
+// stringBlock parses a block whose subdirectives each take one string argument.
+func stringBlock(d *caddyfile.Dispenser, block string, fields []field) error {
+	for nest := d.Nesting(); d.NextBlock(nest); {
+		var dst *string
+		names := make([]string, len(fields))
+		for i, f := range fields {
+			names[i] = f.name
+			if f.name == d.Val() {
+				dst = f.dst
+			}
+		}
+		if dst == nil {
+			return d.Errf("unknown %s subdirective %q (known: %s)", block, d.Val(), strings.Join(names, ", "))
+		}
+		if err := oneArg(d, dst); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 )
@@ -119,4 +120,19 @@ func sanitize(s string) string {
 func S256(verifier string) string {
 	sum := sha256.Sum256([]byte(verifier))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// Do sends req with client and reads at most limit bytes of the answer. A failure to send or to
+// read is a CodeUnavailable *Error; the caller judges the status and the body.
+func Do(client *http.Client, provider string, req *http.Request, limit int64) (int, []byte, error) {
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, Transport(provider, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	if err != nil {
+		return 0, nil, Transport(provider, err)
+	}
+	return resp.StatusCode, body, nil
 }

@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -214,23 +213,18 @@ func (c *Client) token(ctx context.Context, tokenURL string, form url.Values) (*
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	resp, err := c.cfg.HTTPClient.Do(req)
+	status, body, err := providers.Do(c.cfg.HTTPClient, name, req, 64<<10)
 	if err != nil {
-		return nil, providers.Transport(name, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return nil, providers.Transport(name, err)
+		return nil, err
 	}
 	var tok tokenResponse
 	jsonErr := json.Unmarshal(body, &tok)
 	// Naver answers errors with HTTP 200 too: the error field decides, whatever the status.
 	if jsonErr == nil && tok.Error != "" {
-		return nil, tokenError(tok.Error, resp.StatusCode)
+		return nil, tokenError(tok.Error, status)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, providers.Status(name, resp.StatusCode)
+	if status != http.StatusOK {
+		return nil, providers.Status(name, status)
 	}
 	if jsonErr != nil || tok.AccessToken == "" {
 		return nil, providers.Errorf(name, providers.CodeBadResponse, true, jsonErr, "token response without access_token")
@@ -302,19 +296,14 @@ func (c *Client) profile(ctx context.Context, profileURL, accessToken string) (m
 		return nil, providers.Errorf(name, providers.CodeMisconfigured, false, err, "bad profile URL")
 	}
 	req.Header.Set("Authorization", "Bearer "+accessToken)
-	resp, err := c.cfg.HTTPClient.Do(req)
+	status, body, err := providers.Do(c.cfg.HTTPClient, name, req, 64<<10)
 	if err != nil {
-		return nil, providers.Transport(name, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return nil, providers.Transport(name, err)
+		return nil, err
 	}
 	var pr profileResponse
 	if err := json.Unmarshal(body, &pr); err != nil {
-		if resp.StatusCode != http.StatusOK {
-			return nil, providers.Status(name, resp.StatusCode)
+		if status != http.StatusOK {
+			return nil, providers.Status(name, status)
 		}
 		return nil, providers.Errorf(name, providers.CodeBadResponse, true, err, "unreadable profile response")
 	}
@@ -323,10 +312,10 @@ func (c *Client) profile(ctx context.Context, profileURL, accessToken string) (m
 		return pr.Response, nil
 	case pr.ResultCode == "024" || pr.ResultCode == "028":
 		return nil, providers.Errorf(name, providers.CodeInvalidToken, false, nil, "Naver rejected the access token (resultcode %s)", pr.ResultCode)
-	case pr.ResultCode == "403" || resp.StatusCode == http.StatusForbidden:
+	case pr.ResultCode == "403" || status == http.StatusForbidden:
 		return nil, providers.Errorf(name, providers.CodeForbidden, false, nil, "the app lacks permission for the Naver profile API")
-	case resp.StatusCode >= 500 || pr.ResultCode == "500":
-		return nil, providers.Errorf(name, providers.CodeUnavailable, true, nil, "Naver profile API failed (HTTP %d)", resp.StatusCode)
+	case status >= 500 || pr.ResultCode == "500":
+		return nil, providers.Errorf(name, providers.CodeUnavailable, true, nil, "Naver profile API failed (HTTP %d)", status)
 	}
 	return nil, providers.Errorf(name, providers.CodeBadResponse, false, nil, "profile response without an id (resultcode %q)", pr.ResultCode)
 }

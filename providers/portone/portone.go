@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -126,25 +125,20 @@ func (c *Client) IdentityVerification(ctx context.Context, id string) (*Identity
 	}
 	req.Header.Set("Authorization", "PortOne "+c.cfg.APISecret)
 	req.Header.Set("Accept", "application/json")
-	resp, err := c.cfg.HTTPClient.Do(req)
+	status, body, err := providers.Do(c.cfg.HTTPClient, name, req, 256<<10)
 	if err != nil {
-		return nil, providers.Transport(name, err)
+		return nil, err
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<10))
-	if err != nil {
-		return nil, providers.Transport(name, err)
-	}
-	if resp.StatusCode != http.StatusOK {
+	if status != http.StatusOK {
 		var ae apiError
 		_ = json.Unmarshal(body, &ae)
 		switch {
-		case resp.StatusCode == http.StatusNotFound || ae.Type == "IDENTITY_VERIFICATION_NOT_FOUND":
+		case status == http.StatusNotFound || ae.Type == "IDENTITY_VERIFICATION_NOT_FOUND":
 			return nil, providers.Errorf(name, CodeNotFound, false, nil, "PortOne does not know this verification")
-		case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		case status == http.StatusUnauthorized || status == http.StatusForbidden:
 			return nil, providers.Errorf(name, providers.CodeMisconfigured, false, nil, "PortOne refused the API secret or store (%s)", ae.Type)
 		}
-		return nil, providers.Status(name, resp.StatusCode)
+		return nil, providers.Status(name, status)
 	}
 	var iv IdentityVerification
 	if err := json.Unmarshal(body, &iv); err != nil {

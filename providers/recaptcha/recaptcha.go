@@ -12,7 +12,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -129,22 +128,17 @@ func (c *Client) Assess(ctx context.Context, r Request) (*Assessment, error) {
 		return nil, providers.Errorf(name, providers.CodeMisconfigured, false, err, "bad api_base")
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.cfg.HTTPClient.Do(req)
+	status, out, err := providers.Do(c.cfg.HTTPClient, name, req, 256<<10)
 	if err != nil {
-		return nil, providers.Transport(name, err)
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, 256<<10))
-	if err != nil {
-		return nil, providers.Transport(name, err)
+		return nil, err
 	}
 	switch {
-	case resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized:
+	case status == http.StatusForbidden || status == http.StatusUnauthorized:
 		return nil, providers.Errorf(name, providers.CodeMisconfigured, false, nil, "Google refused the API key or project")
-	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		return nil, providers.Status(name, resp.StatusCode)
-	case resp.StatusCode != http.StatusOK:
-		return nil, providers.Errorf(name, providers.CodeBadResponse, false, nil, "createAssessment answered HTTP %d", resp.StatusCode)
+	case status >= 500 || status == http.StatusTooManyRequests:
+		return nil, providers.Status(name, status)
+	case status != http.StatusOK:
+		return nil, providers.Errorf(name, providers.CodeBadResponse, false, nil, "createAssessment answered HTTP %d", status)
 	}
 	var a Assessment
 	if err := json.Unmarshal(out, &a); err != nil || a.Name == "" {

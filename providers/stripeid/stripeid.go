@@ -149,25 +149,20 @@ func (c *Client) call(ctx context.Context, method, path string, form url.Values)
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	resp, err := c.cfg.HTTPClient.Do(req)
+	status, data, err := providers.Do(c.cfg.HTTPClient, name, req, 256<<10)
 	if err != nil {
-		return nil, providers.Transport(name, err)
+		return nil, err
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<10))
-	if err != nil {
-		return nil, providers.Transport(name, err)
-	}
-	if resp.StatusCode != http.StatusOK {
+	if status != http.StatusOK {
 		var ae apiError
 		_ = json.Unmarshal(data, &ae)
 		switch {
-		case resp.StatusCode == http.StatusNotFound || ae.Error.Code == "resource_missing":
+		case status == http.StatusNotFound || ae.Error.Code == "resource_missing":
 			return nil, providers.Errorf(name, CodeNotFound, false, nil, "Stripe does not know this verification session")
-		case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		case status == http.StatusUnauthorized || status == http.StatusForbidden:
 			return nil, providers.Errorf(name, providers.CodeMisconfigured, false, nil, "Stripe refused the secret key")
-		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-			return nil, providers.Status(name, resp.StatusCode)
+		case status == http.StatusTooManyRequests || status >= 500:
+			return nil, providers.Status(name, status)
 		}
 		return nil, providers.Errorf(name, providers.CodeBadResponse, false, nil, "Stripe error %s", ae.Error.Type)
 	}
