@@ -53,6 +53,7 @@ func TestNaverOIDCSurfaceConfiguredKeysAndExplicitPolicy(t *testing.T) {
 	cf := fmt.Sprintf(`{
 	admin off
 	auto_https off
+	persist_config off
 	storage file_system %s
 	idgate {
 		policies %s

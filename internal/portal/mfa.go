@@ -165,6 +165,20 @@ func (p *Portal) mfaSession(w http.ResponseWriter, r *http.Request, post bool) (
 	return s, rec, true
 }
 
+// mfaAttempt prepares an endpoint that checks a code: same-origin, signed in, not locked out.
+func (p *Portal) mfaAttempt(w http.ResponseWriter, r *http.Request) (*session.Session, *store.Record, string, bool) {
+	s, rec, ok := p.mfaSession(w, r, true)
+	if !ok {
+		return nil, nil, "", false
+	}
+	rd, _ := SafeRedirect(r.FormValue("rd"))
+	if left, lk := p.locked(r.Context(), s.Subject); lk {
+		p.writeLocked(w, r, left)
+		return nil, nil, "", false
+	}
+	return s, rec, rd, true
+}
+
 // mfaPage serves GET /.idgate/mfa: the step-up page with the methods the policy accepts and the
 // user can use, or enrollment when none is set up.
 func (p *Portal) mfaPage(w http.ResponseWriter, r *http.Request) {
@@ -366,13 +380,8 @@ func (p *Portal) pendingSecret(s *session.Session, rec *store.Record) ([]byte, b
 // totpConfirm serves POST /.idgate/mfa/totp/confirm: the first code makes the enrollment count,
 // and ten recovery codes are shown once.
 func (p *Portal) totpConfirm(w http.ResponseWriter, r *http.Request) {
-	s, rec, ok := p.mfaSession(w, r, true)
+	s, rec, rd, ok := p.mfaAttempt(w, r)
 	if !ok {
-		return
-	}
-	rd, _ := SafeRedirect(r.FormValue("rd"))
-	if left, lk := p.locked(r.Context(), s.Subject); lk {
-		p.writeLocked(w, r, left)
 		return
 	}
 	secret, ok := p.pendingSecret(s, rec)
@@ -400,13 +409,8 @@ func (p *Portal) totpConfirm(w http.ResponseWriter, r *http.Request) {
 
 // totpVerify serves POST /.idgate/mfa/totp/verify.
 func (p *Portal) totpVerify(w http.ResponseWriter, r *http.Request) {
-	s, rec, ok := p.mfaSession(w, r, true)
+	s, rec, rd, ok := p.mfaAttempt(w, r)
 	if !ok {
-		return
-	}
-	rd, _ := SafeRedirect(r.FormValue("rd"))
-	if left, lk := p.locked(r.Context(), s.Subject); lk {
-		p.writeLocked(w, r, left)
 		return
 	}
 	if rec.TOTP == nil || !rec.TOTP.Confirmed {
@@ -438,13 +442,8 @@ func (p *Portal) totpVerify(w http.ResponseWriter, r *http.Request) {
 
 // recoveryVerify serves POST /.idgate/mfa/recovery: a recovery code, used once.
 func (p *Portal) recoveryVerify(w http.ResponseWriter, r *http.Request) {
-	s, rec, ok := p.mfaSession(w, r, true)
+	s, rec, rd, ok := p.mfaAttempt(w, r)
 	if !ok {
-		return
-	}
-	rd, _ := SafeRedirect(r.FormValue("rd"))
-	if left, lk := p.locked(r.Context(), s.Subject); lk {
-		p.writeLocked(w, r, left)
 		return
 	}
 	if rec.TOTP == nil || !rec.TOTP.Confirmed {
@@ -508,16 +507,11 @@ type sentCode struct {
 
 // otpSend serves POST /.idgate/mfa/otp/send (channel=email|sms).
 func (p *Portal) otpSend(w http.ResponseWriter, r *http.Request) {
-	s, rec, ok := p.mfaSession(w, r, true)
+	s, rec, rd, ok := p.mfaAttempt(w, r)
 	if !ok {
 		return
 	}
-	rd, _ := SafeRedirect(r.FormValue("rd"))
 	channel := r.FormValue("channel")
-	if left, lk := p.locked(r.Context(), s.Subject); lk {
-		p.writeLocked(w, r, left)
-		return
-	}
 	v := p.mfaView(r.Context(), rec, rd)
 	var sender Sender
 	var to string

@@ -57,15 +57,11 @@ func (p *Portal) recaptchaRequest(r *http.Request, token, email string, subject 
 // recaptchaStart serves POST /.idgate/mfa/recaptcha/start {token}: the first assessment, whose
 // request token the page challenges the account with.
 func (p *Portal) recaptchaStart(w http.ResponseWriter, r *http.Request) {
-	s, rec, ok := p.mfaSession(w, r, true)
+	s, rec, _, ok := p.mfaAttempt(w, r)
 	if !ok {
 		return
 	}
 	l := lang(r)
-	if left, lk := p.locked(r.Context(), s.Subject); lk {
-		p.writeLocked(w, r, left)
-		return
-	}
 	var body struct {
 		Token string `json:"token"`
 	}
@@ -96,15 +92,11 @@ func (p *Portal) recaptchaStart(w http.ResponseWriter, r *http.Request) {
 // recaptchaVerify serves POST /.idgate/mfa/recaptcha/verify {token, rd}: the second assessment,
 // with the verdict token; only SUCCESS_USER_VERIFIED steps up.
 func (p *Portal) recaptchaVerify(w http.ResponseWriter, r *http.Request) {
-	s, rec, ok := p.mfaSession(w, r, true)
+	s, rec, _, ok := p.mfaAttempt(w, r)
 	if !ok {
 		return
 	}
 	l := lang(r)
-	if left, lk := p.locked(r.Context(), s.Subject); lk {
-		p.writeLocked(w, r, left)
-		return
-	}
 	var body struct {
 		Token string `json:"token"`
 		RD    string `json:"rd"`
