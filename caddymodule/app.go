@@ -18,6 +18,8 @@ import (
 	"path"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -62,6 +64,10 @@ type App struct {
 	// KeyRotation is how often generated session and signing keys rotate. Default: 30 days; a
 	// retired key keeps working until everything it protected has expired.
 	KeyRotation caddy.Duration `json:"key_rotation,omitempty"`
+	// KeyRefresh is how often the key set is re-read from storage and rotated when due, so a
+	// rotation by any instance (on schedule, or POST /idgate/rotate-keys on the admin API)
+	// reaches every instance without a reload. Default: 1m.
+	KeyRefresh caddy.Duration `json:"key_refresh,omitempty"`
 	// ProviderTimeout bounds every call to a provider. Default: 10s.
 	ProviderTimeout caddy.Duration `json:"provider_timeout,omitempty"`
 	// PortOne configures phone identity verification (본인인증) through PortOne V2.
@@ -95,6 +101,10 @@ type App struct {
 	audit      *zap.Logger
 	metrics    *audit.Metrics
 	subjectKey []byte
+	storage    certmagic.Storage
+	keyPolicy  keys.Policy
+	keyPrint   string
+	keyMu      *sync.Mutex
 }
 
 // NaverConfig configures Naver login. Endpoints default to Naver's production URLs.
@@ -342,10 +352,13 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.policies, _ = policy.Load(nil)
 	}
 
-	ks, err := a.loadKeys(ctx)
+	a.storage = ctx.Storage()
+	a.keyMu = new(sync.Mutex)
+	ks, err := a.loadKeys()
 	if err != nil {
 		return err
 	}
+	a.keyPrint = fingerprint(ks)
 	sessionKeys := make([]session.Key, 0, len(ks.Session))
 	for _, k := range ks.Session {
 		sessionKeys = append(sessionKeys, session.Key{ID: k.ID, Secret: k.Secret, Created: k.Created})
@@ -427,7 +440,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 			}
 			return out
 		},
-		JWKS:            issuer.JWKS,
+		JWKS:            func() []byte { return a.gate.CurrentIssuer().JWKS() },
 		SubjectHash:     a.subjectHash,
 		Logger:          a.audit,
 		Now:             time.Now,
@@ -585,7 +598,7 @@ func checkPolicies(set *policy.Set, infos map[string]portal.ProviderInfo, phone,
 
 // loadKeys returns the key set: configured keys when given, else keys kept in Caddy's storage,
 // generated once under a storage lock and rotated on schedule.
-func (a *App) loadKeys(ctx caddy.Context) (*keys.Set, error) {
+func (a *App) loadKeys() (*keys.Set, error) {
 	lifetime := 7 * 24 * time.Hour
 	if a.Session != nil && a.Session.Lifetime > 0 {
 		lifetime = time.Duration(a.Session.Lifetime)
@@ -608,8 +621,13 @@ func (a *App) loadKeys(ctx caddy.Context) (*keys.Set, error) {
 		every = time.Duration(a.KeyRotation)
 	}
 	pol := keys.Policy{Every: every, SessionKeep: lifetime, SigningKeep: ttl + time.Hour, Alg: alg}
+	a.keyPolicy = pol
+	return a.keysWith(pol)
+}
 
-	stored, err := a.storedKeys(ctx, pol)
+// keysWith reads (and rotates when due under pol) the stored keys, then applies configured ones.
+func (a *App) keysWith(pol keys.Policy) (*keys.Set, error) {
+	stored, err := a.storedKeys(pol)
 	if err != nil {
 		return nil, err
 	}
@@ -649,8 +667,8 @@ func (a *App) loadKeys(ctx caddy.Context) (*keys.Set, error) {
 
 const keysStorageKey = "idgate/keys.json"
 
-func (a *App) storedKeys(ctx caddy.Context, pol keys.Policy) (*keys.Set, error) {
-	st := ctx.Storage()
+func (a *App) storedKeys(pol keys.Policy) (*keys.Set, error) {
+	st := a.storage
 	c := context.Background()
 	if err := st.Lock(c, "idgate_keys"); err != nil {
 		return nil, fmt.Errorf("idgate: locking key storage: %w", err)
@@ -693,14 +711,83 @@ func (a *App) subjectHash(sub string) string {
 // Validate checks nothing beyond Provision, which already reported every problem.
 func (a *App) Validate() error { return nil }
 
-// Start starts the loop that keeps the shared revocation view fresh (with a Redis store).
+// Start starts the background loops: key refresh and rotation, and (with a Redis store) the
+// shared revocation view.
 func (a *App) Start() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stopLoop = cancel
 	if a.redisRevs != nil {
-		ctx, cancel := context.WithCancel(context.Background())
-		a.stopLoop = cancel
 		go a.redisRevs.Run(ctx)
 	}
+	every := time.Duration(a.KeyRefresh)
+	if every <= 0 {
+		every = time.Minute
+	}
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := a.RefreshKeys(false); err != nil {
+					a.logger.Error("refreshing keys", zap.Error(err))
+				}
+			}
+		}
+	}()
 	return nil
+}
+
+// RefreshKeys re-reads the key set from storage, rotating it when due (or now, with force), and
+// switches sessions and assertions to it. Retired keys keep opening cookies and stay in the JWKS
+// until what they protected has expired, so nobody is logged out.
+func (a *App) RefreshKeys(force bool) error {
+	a.keyMu.Lock()
+	defer a.keyMu.Unlock()
+	pol := a.keyPolicy
+	if force {
+		pol.Every = time.Nanosecond
+	}
+	ks, err := a.keysWith(pol)
+	if err != nil {
+		return err
+	}
+	fp := fingerprint(ks)
+	if fp == a.keyPrint {
+		return nil
+	}
+	sk := make([]session.Key, 0, len(ks.Session))
+	for _, k := range ks.Session {
+		sk = append(sk, session.Key{ID: k.ID, Secret: k.Secret, Created: k.Created})
+	}
+	ttl := 5 * time.Minute
+	if a.Assertion != nil && a.Assertion.TTL > 0 {
+		ttl = time.Duration(a.Assertion.TTL)
+	}
+	issuer, err := assertion.NewIssuer(ks.Signing, ttl)
+	if err != nil {
+		return err
+	}
+	if err := a.sessions.SetKeys(sk); err != nil {
+		return err
+	}
+	a.gate.SetIssuer(issuer)
+	a.keyPrint = fp
+	a.logger.Info("keys rotated", zap.String("event", "keys_rotated"), zap.String("signing_kid", issuer.KID()), zap.Int("session_keys", len(sk)))
+	return nil
+}
+
+func fingerprint(ks *keys.Set) string {
+	var b strings.Builder
+	for _, k := range ks.Session {
+		fmt.Fprintf(&b, "%08x,", k.ID)
+	}
+	for _, k := range ks.Signing {
+		b.WriteString(k.KID + ",")
+	}
+	return b.String()
 }
 
 // Stop stops the background loop.

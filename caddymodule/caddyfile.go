@@ -114,6 +114,7 @@ func parseDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		records_dir <dir>
 //		bind_ci
 //		key_rotation <duration>
+//		key_refresh <duration>
 //		provider_timeout <duration>
 //	}
 func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
@@ -395,12 +396,16 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 			if err := durationArg(d, &app.KeyRotation); err != nil {
 				return nil, err
 			}
+		case "key_refresh":
+			if err := durationArg(d, &app.KeyRefresh); err != nil {
+				return nil, err
+			}
 		case "provider_timeout":
 			if err := durationArg(d, &app.ProviderTimeout); err != nil {
 				return nil, err
 			}
 		default:
-			return nil, d.Errf("unknown idgate subdirective %q (known: policies, naver, oidc, portone, stripe_identity, mfa, store, records_dir, bind_ci, session, assertion, key_rotation, provider_timeout)", d.Val())
+			return nil, d.Errf("unknown idgate subdirective %q (known: policies, naver, oidc, portone, stripe_identity, mfa, store, records_dir, bind_ci, session, assertion, key_rotation, key_refresh, provider_timeout)", d.Val())
 		}
 	}
 	return httpcaddyfile.App{Name: "idgate", Value: caddyconfig.JSON(app, nil)}, nil

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -20,8 +21,9 @@ import (
 
 // instance is a separate Caddy process (cmd/caddy) running idgate.
 type instance struct {
-	base string
-	cmd  *exec.Cmd
+	base  string
+	admin string
+	cmd   *exec.Cmd
 }
 
 // startInstance runs cmd/caddy with the sandbox's Caddyfile on another port, a shared Redis and
@@ -29,7 +31,10 @@ type instance struct {
 func startInstance(t *testing.T, redisAddr, storage string) *instance {
 	t.Helper()
 	port, _ := sandbox.FreePort()
+	adminPort, _ := sandbox.FreePort()
 	cf := sb.Caddyfile
+	cf = strings.Replace(cf, "\tadmin off\n", fmt.Sprintf("\tadmin localhost:%d\n", adminPort), 1)
+	cf = strings.Replace(cf, "\tidgate {\n", "\tidgate {\n\t\tkey_refresh 1s\n", 1)
 	cf = strings.Replace(cf, "\tstorage file_system "+filepath.Join(sb.DataDir, "caddy")+"\n", "\tstorage file_system "+storage+"\n", 1)
 	cf = strings.Replace(cf, "\tidgate {\n", "\tidgate {\n\t\tstore redis {\n\t\t\taddress "+redisAddr+"\n\t\t\trevocation_poll 1s\n\t\t}\n", 1)
 	cf = strings.Replace(cf, fmt.Sprintf("http://:%s {", strings.TrimPrefix(sb.URL, "http://localhost:")), fmt.Sprintf("http://:%d {", port), 1)
@@ -51,7 +56,7 @@ func startInstance(t *testing.T, redisAddr, storage string) *instance {
 	for i := 0; i < 200; i++ {
 		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
 			c.Close()
-			return &instance{base: fmt.Sprintf("http://localhost:%d", port), cmd: cmd}
+			return &instance{base: fmt.Sprintf("http://localhost:%d", port), admin: fmt.Sprintf("http://localhost:%d", adminPort), cmd: cmd}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -147,6 +152,51 @@ func TestTwoInstancesShareOneRedis(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Logf("logout on A refused by B after %v", time.Since(start).Round(time.Millisecond))
+
+	// Keys rotated on command at A reach B within key_refresh, and sessions stay open on both.
+	still := newBrowser(t)
+	loginAt(t, still, a.base, freshNaverUser(t), "/members/x")
+	kidAt := func(base string) map[string]bool {
+		resp, err := http.Get(base + "/.idgate/jwks.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var set struct{ Keys []struct{ Kid string } }
+		json.NewDecoder(resp.Body).Decode(&set)
+		out := map[string]bool{}
+		for _, k := range set.Keys {
+			out[k.Kid] = true
+		}
+		return out
+	}
+	before := kidAt(bi.base)
+	req, _ := http.NewRequest("POST", a.admin+"/idgate/rotate-keys", nil)
+	req.Header.Set("Origin", a.admin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("rotate-keys on A's admin API: %v %v", resp, err)
+	}
+	var rotated struct {
+		SigningKID string `json:"signing_kid"`
+	}
+	json.NewDecoder(resp.Body).Decode(&rotated)
+	resp.Body.Close()
+	if before[rotated.SigningKID] {
+		t.Fatal("rotation did not make a new signing key")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !kidAt(bi.base)[rotated.SigningKID] {
+		if time.Now().After(deadline) {
+			t.Fatal("B did not pick up the rotated keys within 5 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, base := range []string{a.base, bi.base} {
+		if s := statusAt(t, still, base+"/members/x"); s != 200 {
+			t.Fatalf("session lost by the rotation at %s: %d", base, s)
+		}
+	}
 }
 
 func TestRedisOutageFailsClosedAndRecovers(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -40,11 +41,24 @@ func StripIdentityHeaders(h http.Header, forwarded []string) {
 
 // Gate holds what a decision needs. Fields are set once; it is safe for concurrent use.
 type Gate struct {
-	Policies   *policy.Set
-	Sessions   *session.Manager
+	Policies *policy.Set
+	Sessions *session.Manager
+	// Assertions signs; replace it with SetIssuer while serving (key rotation).
 	Assertions *assertion.Issuer
+	issuer     atomic.Pointer[assertion.Issuer]
 	// Issuer and Audience of assertions; empty means the request's origin.
 	Issuer, Audience string
+}
+
+// SetIssuer switches to a new assertion issuer (after a key rotation). Safe while serving.
+func (g *Gate) SetIssuer(i *assertion.Issuer) { g.issuer.Store(i) }
+
+// CurrentIssuer returns the current issuer.
+func (g *Gate) CurrentIssuer() *assertion.Issuer {
+	if i := g.issuer.Load(); i != nil {
+		return i
+	}
+	return g.Assertions
 }
 
 // Result is the outcome for one request.
@@ -194,7 +208,7 @@ func (g *Gate) forward(r *http.Request, pol *policy.Policy, s *session.Session, 
 	}
 	fs := facts(pol, s, res.Decision)
 	key := s.ID + "\x00" + strconv.FormatInt(s.Version, 36) + "\x00" + pol.Name + "\x00" + iss
-	tok, _, err := g.Assertions.Assertion(key, iss, aud, now, func() jwt.MapClaims {
+	tok, _, err := g.CurrentIssuer().Assertion(key, iss, aud, now, func() jwt.MapClaims {
 		c := jwt.MapClaims{"sub": s.Subject, "provider": s.Provider, "auth_time": s.AuthTime, "amr": amrOf(s), "policy": pol.Name}
 		for k, v := range fs {
 			c[k] = v

@@ -18,6 +18,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/idgate/idgate/internal/identity"
@@ -76,7 +77,7 @@ type Manager struct {
 	// Rand is the randomness source; nil means crypto/rand.
 	Rand io.Reader
 
-	keys   []sealKey
+	keys   atomic.Pointer[[]sealKey]
 	opened *cache.Cache
 }
 
@@ -97,21 +98,35 @@ func NewManager(keys []Key, idle, absolute time.Duration, rev RevocationChecker)
 	if m.Absolute <= 0 {
 		m.Absolute = 7 * 24 * time.Hour
 	}
+	if err := m.SetKeys(keys); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// SetKeys replaces the keys (rotation): keys[0] seals from now on, all of them open. Safe while
+// serving.
+func (m *Manager) SetKeys(keys []Key) error {
+	if len(keys) == 0 {
+		return errors.New("session: no keys")
+	}
+	var sk []sealKey
 	for _, k := range keys {
 		if len(k.Secret) != 32 {
-			return nil, fmt.Errorf("session: key %08x must be 32 bytes, got %d", k.ID, len(k.Secret))
+			return fmt.Errorf("session: key %08x must be 32 bytes, got %d", k.ID, len(k.Secret))
 		}
 		block, err := aes.NewCipher(k.Secret)
 		if err != nil {
-			return nil, fmt.Errorf("session: %w", err)
+			return fmt.Errorf("session: %w", err)
 		}
 		aead, err := cipher.NewGCM(block)
 		if err != nil {
-			return nil, fmt.Errorf("session: %w", err)
+			return fmt.Errorf("session: %w", err)
 		}
-		m.keys = append(m.keys, sealKey{id: k.ID, aead: aead})
+		sk = append(sk, sealKey{id: k.ID, aead: aead})
 	}
-	return m, nil
+	m.keys.Store(&sk)
+	return nil
 }
 
 func (m *Manager) rand() io.Reader {
@@ -154,7 +169,7 @@ func (m *Manager) Seal(name string, s *Session) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("session: %w", err)
 	}
-	k := m.keys[0]
+	k := (*m.keys.Load())[0]
 	buf := make([]byte, 4, 4+k.aead.NonceSize()+len(plain)+k.aead.Overhead())
 	binary.BigEndian.PutUint32(buf, k.id)
 	nonce := buf[4 : 4+k.aead.NonceSize()]
@@ -181,7 +196,7 @@ func (m *Manager) Unseal(name, value string) (*Session, error) {
 		return nil, ErrTampered
 	}
 	id := binary.BigEndian.Uint32(raw)
-	for _, k := range m.keys {
+	for _, k := range *m.keys.Load() {
 		if k.id != id {
 			continue
 		}
