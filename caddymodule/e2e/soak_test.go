@@ -1,0 +1,125 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestSoakWithReload drives authenticated and anonymous traffic with logins in between against
+// the demo, reloads Caddy in the middle, and checks that no request failed, no session was lost
+// and memory stayed flat. IDGATE_SOAK sets the duration (default 10s).
+func TestSoakWithReload(t *testing.T) {
+	d := 10 * time.Second
+	if v := os.Getenv("IDGATE_SOAK"); v != "" {
+		var err error
+		if d, err = time.ParseDuration(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Sessions for the authenticated workers.
+	var cookies []http.Cookie
+	for i := 0; i < 6; i++ {
+		b := newBrowser(t)
+		b.login("naver", freshNaverUser(t), "/members/x")
+		cookies = append(cookies, *b.sessionCookie())
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	var sent, failed atomic.Int64
+	var mu sync.Mutex
+	var failures []string
+	fail := func(msg string) {
+		failed.Add(1)
+		mu.Lock()
+		if len(failures) < 10 {
+			failures = append(failures, msg)
+		}
+		mu.Unlock()
+	}
+	get := func(path string, c *http.Cookie, accept string, want int) {
+		req, _ := http.NewRequest("GET", sb.URL+path, nil)
+		req.Header.Set("Accept", accept)
+		if c != nil {
+			req.AddCookie(c)
+		}
+		sent.Add(1)
+		resp, err := client.Do(req)
+		if err != nil {
+			fail(fmt.Sprintf("%s: %v", path, err))
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			fail(fmt.Sprintf("%s: %d, want %d", path, resp.StatusCode, want))
+		}
+	}
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for i := range cookies {
+		c := cookies[i]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				get("/members/board?format=json", &c, "application/json", 200)
+			}
+		}()
+	}
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				get("/public/notice", nil, "text/html", 200)
+				get("/api/orders", nil, "application/json", 401)
+			}
+		}()
+	}
+	var logins atomic.Int64
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for time.Now().Before(deadline) {
+			b := newBrowser(t)
+			b.login("naver", freshNaverUser(t), "/members/x")
+			if s, _ := b.report("/members/x", nil); s != 200 {
+				fail(fmt.Sprintf("fresh login refused: %d", s))
+			}
+			logins.Add(1)
+		}
+	}()
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	time.Sleep(d / 4)
+	early := heap()
+	time.Sleep(d / 4)
+	if err := runCaddyfile(sb.Caddyfile); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	t.Log("reloaded Caddy in the middle of the load")
+	wg.Wait()
+	late := heap()
+	for _, c := range cookies {
+		if s, _ := browserWith(t, c).report("/members/x", nil); s != 200 {
+			t.Fatalf("a session was lost across the reload: %d", s)
+		}
+	}
+	t.Logf("%d requests, %d logins, %d failures; heap %d KiB at 1/4, %d KiB at the end", sent.Load(), logins.Load(), failed.Load(), early/1024, late/1024)
+	if failed.Load() > 0 {
+		t.Fatalf("%d failed requests, e.g. %v", failed.Load(), failures)
+	}
+	if late > early+64<<20 {
+		t.Fatalf("heap grew from %d to %d KiB", early/1024, late/1024)
+	}
+}
