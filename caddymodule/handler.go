@@ -101,6 +101,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		a.portal.Challenge(w, r, res.Policy, res.Decision)
 		return nil
 	}
+	// The session cookie is idgate's business only: it never reaches the upstream.
+	gate.StripOwnCookies(r.Header)
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if res.Session == nil {
 		// Unset identity placeholders read as empty, never as their literal {…} text.
@@ -108,17 +110,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return next.ServeHTTP(w, r)
 	}
 	for _, kv := range res.Headers {
-		r.Header.Set(kv[0], kv[1])
+		r.Header[kv[0]] = []string{kv[1]} // names are canonical already
 	}
 	// One lazy provider instead of a Set per claim: placeholders are resolved only if something
 	// (header_up, a log) asks for them.
-	sub, claims := res.Session.Subject, res.Claims
 	repl.Map(func(key string) (any, bool) {
 		if key == "http.auth.user.id" {
-			return sub, true
+			return res.Session.Subject, true
 		}
 		if c, ok := strings.CutPrefix(key, "idgate."); ok {
-			return claims[c], true
+			v, _ := res.Claim(c)
+			return v, true
 		}
 		return nil, false
 	})

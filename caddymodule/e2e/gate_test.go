@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -47,6 +48,13 @@ func TestAnonymousNavigationGoesToLoginAndBack(t *testing.T) {
 	}
 	if rep.Headers["X-Remote-User"] != kimID || rep.Headers["X-Remote-Policy"] != "members" {
 		t.Fatalf("placeholders {http.auth.user.id} / {idgate.policy}: %+v", rep.Headers)
+	}
+	// The upstream sees its own cookies, never idgate's session or login-binding cookie.
+	u, _ := url.Parse(sb.URL)
+	b.jar.SetCookies(u, []*http.Cookie{{Name: "PHPSESSID", Value: "legacy", Path: "/"}})
+	_, rep = b.report("/members/board", nil)
+	if fmt.Sprint(rep.Cookies) != "[PHPSESSID]" {
+		t.Fatalf("cookies the upstream received: %v", rep.Cookies)
 	}
 }
 

@@ -39,6 +39,45 @@ func StripIdentityHeaders(h http.Header, forwarded []string) {
 	}
 }
 
+// StripOwnCookies removes idgate's own cookies (the session and the login binding) from the
+// request before it is proxied.
+//
+// Why: the upstream never needs them, and a session cookie in an app's logs or in the hands of
+// an app-level XSS is a stolen session. It also keeps the upstream request small.
+func StripOwnCookies(h http.Header) {
+	lines := h["Cookie"]
+	if len(lines) == 0 {
+		return
+	}
+	found := false
+	for _, l := range lines {
+		if strings.Contains(l, "idgate_") {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return
+	}
+	var kept []string
+	for _, l := range lines {
+		for _, part := range strings.Split(l, ";") {
+			part = strings.TrimSpace(part)
+			name, _, _ := strings.Cut(part, "=")
+			switch name {
+			case "idgate_session", "__Host-idgate_session", "idgate_state", "__Host-idgate_state", "":
+				continue
+			}
+			kept = append(kept, part)
+		}
+	}
+	if len(kept) == 0 {
+		delete(h, "Cookie")
+		return
+	}
+	h["Cookie"] = []string{strings.Join(kept, "; ")}
+}
+
 // Gate holds what a decision needs. Fields are set once; it is safe for concurrent use.
 type Gate struct {
 	Policies *policy.Set
@@ -69,9 +108,10 @@ type Result struct {
 	Session *session.Session
 	// Cookie, when set, MUST be sent: a renewed idle timer or the deletion of a dead cookie.
 	Cookie *http.Cookie
-	// Headers to set on the upstream request (already stripped), Claims for placeholders.
+	// Headers to set on the upstream request (already stripped).
 	Headers [][2]string
-	Claims  map[string]string
+	// facts met, for Claim.
+	facts map[string]any
 	// Err is set when the assertion could not be signed; the caller fails with 500.
 	Err error
 }
@@ -234,17 +274,31 @@ func (g *Gate) forward(r *http.Request, pol *policy.Policy, s *session.Session, 
 			res.Headers = append(res.Headers, [2]string{h.Name, v})
 		}
 	}
-	res.Claims = make(map[string]string, 5+len(fs)+len(pol.Forward.Claims))
-	for _, c := range policy.BaseClaims {
-		v, _ := claimValue(pol, s, fs, c)
-		res.Claims[c] = v
+	res.facts = fs
+}
+
+// Claim returns a claim the upstream may see (the base claims, the facts the policy required and
+// the claims it lists), for placeholders. It is computed on demand, so requests whose
+// configuration uses no placeholder pay nothing.
+func (res *Result) Claim(name string) (string, bool) {
+	if res.Session == nil || res.Policy == nil {
+		return "", false
 	}
-	for c := range fs {
-		res.Claims[c], _ = claimValue(pol, s, fs, c)
+	allowed := contains(policy.BaseClaims, name) || contains(res.Policy.Forward.Claims, name)
+	if _, ok := res.facts[name]; ok {
+		allowed = true
 	}
-	for _, c := range pol.Forward.Claims {
-		if v, ok := claimValue(pol, s, fs, c); ok {
-			res.Claims[c] = v
+	if !allowed {
+		return "", false
+	}
+	return claimValue(res.Policy, res.Session, res.facts, name)
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
 		}
 	}
+	return false
 }

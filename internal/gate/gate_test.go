@@ -72,8 +72,14 @@ func TestDecide(t *testing.T) {
 	if _, ok := got["X-User-Email"]; ok {
 		t.Fatal("a header for an absent claim was set")
 	}
-	if res.Claims["sub"] != "naver:1" || res.Claims["policy"] != "m" || res.Claims["name"] != "김민준" {
-		t.Fatalf("claims = %v", res.Claims)
+	sub, _ := res.Claim("sub")
+	pol, _ := res.Claim("policy")
+	name, _ := res.Claim("name")
+	if sub != "naver:1" || pol != "m" || name != "김민준" {
+		t.Fatalf("claims = %q %q %q", sub, pol, name)
+	}
+	if v, ok := res.Claim("email"); ok {
+		t.Fatalf("an unlisted claim is available to placeholders: %q", v)
 	}
 	// Public paths forward nothing, even with a session.
 	r2 := httptest.NewRequest("GET", "http://shop.example/p/1", nil)
@@ -118,5 +124,21 @@ func BenchmarkStripIdentityHeaders(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		StripIdentityHeaders(h, fw)
+	}
+}
+
+func TestStripOwnCookies(t *testing.T) {
+	for in, want := range map[string]string{
+		"idgate_session=abc":                                  "",
+		"a=1; idgate_session=abc; b=2":                        "a=1; b=2",
+		"__Host-idgate_session=x; __Host-idgate_state=y; c=3": "c=3",
+		"PHPSESSID=42":                                        "PHPSESSID=42",
+		"my_idgate_session=keep":                              "my_idgate_session=keep",
+	} {
+		h := http.Header{"Cookie": {in}}
+		StripOwnCookies(h)
+		if got := h.Get("Cookie"); got != want {
+			t.Errorf("StripOwnCookies(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 type Report struct {
 	Path     string            `json:"path"`
 	Headers  map[string]string `json:"headers"`
+	Cookies  []string          `json:"cookies"`
 	Verified bool              `json:"verified"`
 	Error    string            `json:"error,omitempty"`
 	Claims   map[string]any    `json:"claims,omitempty"`
@@ -46,7 +47,10 @@ func NewLegacyApp(site string, outboxes ...string) http.Handler {
 			inbox(w, outboxes)
 			return
 		}
-		rep := Report{Path: r.URL.Path, Headers: map[string]string{}}
+		rep := Report{Path: r.URL.Path, Headers: map[string]string{}, Cookies: []string{}}
+		for _, c := range r.Cookies() {
+			rep.Cookies = append(rep.Cookies, c.Name)
+		}
 		var names []string
 		for k := range r.Header {
 			if (strings.HasPrefix(k, "X-Idgate-") || strings.HasPrefix(k, "X-User-") || strings.HasPrefix(k, "X-Remote-")) && r.Header.Get(k) != "" {
