@@ -43,11 +43,13 @@ idgate demo is running.
   code inbox (sandbox)    %s/public/inbox
   sandbox Naver           %s
   sandbox PortOne         %s
+  sandbox Stripe          %s
+  sandbox reCAPTCHA PINs  %s/sandbox/inbox
   legacy app (direct)     %s
 
 Policies: %s
 Ctrl-C to stop.
-`, sb.URL, sb.URL, sb.URL, sb.URL, sb.URL, sb.URL, sb.Naver.URL(), sb.PortOne.URL(), sb.AppURL, filepath.Join(sb.DataDir, "policies"))
+`, sb.URL, sb.URL, sb.URL, sb.URL, sb.URL, sb.URL, sb.Naver.URL(), sb.PortOne.URL(), sb.Stripe.URL(), sb.Recaptcha.URL(), sb.AppURL, filepath.Join(sb.DataDir, "policies"))
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig
