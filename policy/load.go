@@ -165,6 +165,10 @@ func Parse(file string, data []byte) (*Policy, []error) {
 	if !p.Public && requireNode == nil {
 		fail(p.Line, "a policy needs require (at least login) or public: true")
 	}
+	if requireNode != nil && len(p.Require.Order) == 0 && len(errs) == 0 {
+		// An empty require would let everyone through while looking gated.
+		fail(requireNode.Line, "require lists no requirement; use login: true for any signed-in visitor, or public: true")
+	}
 	if p.Require.Login == nil && len(p.Require.Order) > 0 {
 		// Every fact belongs to a subject: verification and MFA imply login with any provider.
 		p.Require.Login = []string{}

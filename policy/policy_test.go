@@ -119,6 +119,8 @@ func TestLoadErrorsNameFileAndLine(t *testing.T) {
 			"a.yaml": "name: x\npaths: [/a]\nrequire: {login: true}\n",
 			"b.yaml": "name: x\npaths: [/b]\nrequire: {login: true}\n"},
 			[]string{`policy name "x" is also used`}},
+		{"empty require (found by FuzzPolicyLoad)", map[string]string{"a.yaml": "paths: [/a]\nrequire: {}\n"},
+			[]string{"require lists no requirement", "policies/a.yaml:2"}},
 		{"min_age out of range", map[string]string{"a.yaml": "paths: [/a]\nrequire:\n  adult: {min_age: 300}\n"},
 			[]string{"min_age", "policies/a.yaml:3"}},
 	} {
