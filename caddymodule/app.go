@@ -68,6 +68,9 @@ type App struct {
 	// rotation by any instance (on schedule, or POST /idgate/rotate-keys on the admin API)
 	// reaches every instance without a reload. Default: 1m.
 	KeyRefresh caddy.Duration `json:"key_refresh,omitempty"`
+	// LoginRate bounds logins started per client address per 10 minutes. Default: 300; -1 turns
+	// the bound off.
+	LoginRate int `json:"login_rate,omitempty"`
 	// ProviderTimeout bounds every call to a provider. Default: 10s.
 	ProviderTimeout caddy.Duration `json:"provider_timeout,omitempty"`
 	// PortOne configures phone identity verification (본인인증) through PortOne V2.
@@ -445,6 +448,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Logger:          a.audit,
 		Now:             time.Now,
 		ProviderTimeout: timeout + 5*time.Second,
+		LoginRate:       a.LoginRate,
 	}
 	recs := a.records
 	if recs == nil && (po != nil || stripeClient != nil || a.MFA != nil) {

@@ -115,6 +115,7 @@ func parseDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		bind_ci
 //		key_rotation <duration>
 //		key_refresh <duration>
+//		login_rate <n>|off          # logins started per client address per 10 minutes
 //		provider_timeout <duration>
 //	}
 func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
@@ -396,6 +397,18 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 			if err := durationArg(d, &app.KeyRotation); err != nil {
 				return nil, err
 			}
+		case "login_rate":
+			var v string
+			if err := oneArg(d, &v); err != nil {
+				return nil, err
+			}
+			if v == "off" {
+				app.LoginRate = -1
+			} else if n, err := strconv.Atoi(v); err != nil || n < 1 {
+				return nil, d.Errf("login_rate must be a positive number of logins per 10 minutes, or off")
+			} else {
+				app.LoginRate = n
+			}
 		case "key_refresh":
 			if err := durationArg(d, &app.KeyRefresh); err != nil {
 				return nil, err
@@ -405,7 +418,7 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 		default:
-			return nil, d.Errf("unknown idgate subdirective %q (known: policies, naver, oidc, portone, stripe_identity, mfa, store, records_dir, bind_ci, session, assertion, key_rotation, key_refresh, provider_timeout)", d.Val())
+			return nil, d.Errf("unknown idgate subdirective %q (known: policies, naver, oidc, portone, stripe_identity, mfa, store, records_dir, bind_ci, session, assertion, key_rotation, key_refresh, login_rate, provider_timeout)", d.Val())
 		}
 	}
 	return httpcaddyfile.App{Name: "idgate", Value: caddyconfig.JSON(app, nil)}, nil

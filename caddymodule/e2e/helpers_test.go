@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	logFile = filepath.Join(dir, "caddy.log")
-	sb, err = sandbox.Start(sandbox.Options{DataDir: dir, LogFile: logFile, ProviderTimeout: "2s"})
+	sb, err = sandbox.Start(sandbox.Options{DataDir: dir, LogFile: logFile, ProviderTimeout: "2s", LoginRate: "off"})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting sandbox:", err)
 		os.Exit(1)

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"sort"
@@ -89,6 +90,9 @@ type Portal struct {
 	StateTTL time.Duration
 	// ProviderTimeout bounds each provider call. Default: 15 seconds.
 	ProviderTimeout time.Duration
+	// LoginRate bounds logins started per client address per 10 minutes (each keeps state
+	// server-side until it completes or expires). Default: 300; negative disables.
+	LoginRate int
 	// Verify enables phone verification (nil: no verification endpoints).
 	Verify *Verification
 	// MFA enables step-up (nil: no /.idgate/mfa endpoints).
@@ -267,6 +271,12 @@ func (p *Portal) login(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, "provider_not_accepted", rd, nil)
 		return
 	}
+	if !p.allowLogin(r) {
+		p.Logger.Warn("login rate exceeded", zap.String("event", "login_rate_limited"))
+		w.Header().Set("Retry-After", "600")
+		p.fail(w, r, "too_many_logins", rd, nil)
+		return
+	}
 	sec := secure(r)
 	bind, fresh, err := p.binding(r, sec)
 	if err != nil {
@@ -311,6 +321,24 @@ func (p *Portal) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, authURL, http.StatusFound)
+}
+
+// allowLogin counts a login start for the client address. Why: each start keeps an OAuth state
+// server-side for 10 minutes; without a bound one client could fill the store.
+func (p *Portal) allowLogin(r *http.Request) bool {
+	limit := p.LoginRate
+	if limit < 0 {
+		return true
+	}
+	if limit == 0 {
+		limit = 300
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	n, err := p.States.Incr(r.Context(), "loginrate:"+host, p.stateTTL())
+	return err != nil || n <= int64(limit) // a store failure is reported when the state is stored
 }
 
 // binding returns the browser's login-binding secret, creating one when absent. Several logins

@@ -178,3 +178,27 @@ func TestStateIsShortLivedAndBoundToTheBrowser(t *testing.T) {
 	}
 	_ = c1
 }
+
+func TestLoginStartsAreBoundedPerClient(t *testing.T) {
+	p, _ := testPortal(t)
+	p.LoginRate = 3
+	start := func(addr string) int {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("GET", "http://shop.example/.idgate/login?provider=naver&rd=/m/1", nil)
+		r.RemoteAddr = addr
+		r.Header.Set("Accept", "application/json")
+		p.ServeHTTP(w, r)
+		return w.Code
+	}
+	for i := 0; i < 3; i++ {
+		if code := start("203.0.113.7:1000"); code != 200 {
+			t.Fatalf("start %d: %d", i, code)
+		}
+	}
+	if code := start("203.0.113.7:1001"); code != 429 {
+		t.Fatalf("fourth start from one address: %d", code)
+	}
+	if code := start("198.51.100.9:1000"); code != 200 {
+		t.Fatalf("another address: %d", code)
+	}
+}

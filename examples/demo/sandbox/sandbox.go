@@ -40,6 +40,8 @@ type Options struct {
 	ProviderTimeout string
 	// MFALockout overrides the step-up lockout (Caddy duration).
 	MFALockout string
+	// LoginRate overrides login_rate (tests log in thousands of times from one address).
+	LoginRate string
 }
 
 // Sandbox is a running demo.
@@ -171,6 +173,9 @@ func Start(o Options) (*Sandbox, error) {
 	extra := ""
 	if o.ProviderTimeout != "" {
 		extra = "\t\tprovider_timeout " + o.ProviderTimeout + "\n"
+	}
+	if o.LoginRate != "" {
+		extra += "\t\tlogin_rate " + o.LoginRate + "\n"
 	}
 	lockout := ""
 	if o.MFALockout != "" {
