@@ -68,7 +68,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	a := h.app
 	gate.StripIdentityHeaders(r.Header, a.forwarded)
 	if strings.HasPrefix(r.URL.Path, portal.Prefix) {
-		a.portal.ServeHTTP(w, r)
+		ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+		a.portal.ServeHTTP(w, portal.WithClientIP(r, ip))
 		return nil
 	}
 	res := a.gate.Decide(r, h.policy, time.Now())

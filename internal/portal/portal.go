@@ -333,12 +333,32 @@ func (p *Portal) allowLogin(r *http.Request) bool {
 	if limit == 0 {
 		limit = 300
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
+	host := ClientIP(r)
 	n, err := p.States.Incr(r.Context(), "loginrate:"+host, p.stateTTL())
 	return err != nil || n <= int64(limit) // a store failure is reported when the state is stored
+}
+
+type clientIPKey struct{}
+
+// WithClientIP records the client address the server determined (Caddy's client_ip, which
+// honours trusted_proxies) for the portal's per-client bounds.
+func WithClientIP(r *http.Request, ip string) *http.Request {
+	if ip == "" {
+		return r
+	}
+	return r.WithContext(context.WithValue(r.Context(), clientIPKey{}, ip))
+}
+
+// ClientIP returns the address recorded by WithClientIP, else the connection's.
+func ClientIP(r *http.Request) string {
+	if ip, ok := r.Context().Value(clientIPKey{}).(string); ok {
+		return ip
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // binding returns the browser's login-binding secret, creating one when absent. Several logins

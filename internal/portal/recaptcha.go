@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"net"
 	"net/http"
 
 	"github.com/idgate/idgate/providers"
@@ -49,9 +48,8 @@ func (p *Portal) recaptchaAccount(subject string) string {
 }
 
 func (p *Portal) recaptchaRequest(r *http.Request, token, email string, subject string) recaptcha.Request {
-	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
 	return recaptcha.Request{Token: token, ExpectedAction: "mfa", AccountID: p.recaptchaAccount(subject), Email: email,
-		UserAgent: r.UserAgent(), UserIP: ip, Language: lang(r)}
+		UserAgent: r.UserAgent(), UserIP: ClientIP(r), Language: lang(r)}
 }
 
 // recaptchaStart serves POST /.idgate/mfa/recaptcha/start {token}: the first assessment, whose
