@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/idgate/idgate/examples/demo/sandbox"
@@ -24,11 +25,40 @@ func withCaddyfile(t *testing.T, cf string) {
 	if err := runCaddyfile(cf); err != nil {
 		t.Fatal(err)
 	}
+	if strings.Contains(cf, "http://:"+strings.TrimPrefix(sb.URL, "http://localhost:")+" {") {
+		waitReady(t) // the sandbox site is part of this config
+	}
 	t.Cleanup(func() {
 		if err := runCaddyfile(sb.Caddyfile); err != nil {
 			t.Fatalf("restoring the sandbox config: %v", err)
 		}
+		waitReady(t)
 	})
+}
+
+// waitReady waits until the sandbox site answers on fresh connections after a config change
+// (a reload that changes the set of servers can briefly refuse new connections).
+func waitReady(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	ok := 0
+	for ok < 3 {
+		tr := &http.Transport{DisableKeepAlives: true}
+		resp, err := (&http.Client{Transport: tr, Timeout: time.Second}).Get(sb.URL + "/.idgate/jwks.json")
+		if err == nil && resp.StatusCode == 200 {
+			resp.Body.Close()
+			ok++
+			continue
+		}
+		if resp != nil {
+			resp.Body.Close()
+		}
+		ok = 0
+		if time.Now().After(deadline) {
+			t.Fatalf("the site did not come back after a reload: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func TestNaverOIDCSurfaceConfiguredKeysAndExplicitPolicy(t *testing.T) {

@@ -456,6 +456,7 @@ func TestReloadKeepsSessionsAndRevocations(t *testing.T) {
 	if err := runCaddyfile(sb.Caddyfile); err != nil {
 		t.Fatal(err)
 	}
+	waitReady(t)
 	if status, rep := b.report("/members/x", nil); status != 200 || !rep.Verified {
 		t.Fatalf("session lost across reload: %d", status)
 	}
@@ -467,6 +468,7 @@ func TestReloadKeepsSessionsAndRevocations(t *testing.T) {
 	if err := runCaddyfile(sb.Caddyfile); err != nil {
 		t.Fatal(err)
 	}
+	waitReady(t)
 	if status, rep := b.report("/members/x", nil); status != 200 || !rep.Verified {
 		t.Fatalf("session lost across restart: %d", status)
 	}

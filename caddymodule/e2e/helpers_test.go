@@ -52,7 +52,11 @@ type browser struct {
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
-	return &browser{t: t, jar: jar, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	// Each browser has its own connections, as a real one does: a connection kept alive across
+	// a test's config reload would otherwise be reused by the next test.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(tr.CloseIdleConnections)
+	return &browser{t: t, jar: jar, c: &http.Client{Jar: jar, Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
 func abs(p string) string {

@@ -270,6 +270,7 @@ func TestVerificationSurvivesRestartAndNewDevice(t *testing.T) {
 	if err := runCaddyfile(sb.Caddyfile); err != nil {
 		t.Fatal(err)
 	}
+	waitReady(t)
 	// Same person, another device: logs in, is not asked again.
 	laptop := newBrowser(t)
 	laptop.login("naver", user, "/adult/board")
