@@ -322,6 +322,18 @@ func (p *Portal) totpEnroll(w http.ResponseWriter, r *http.Request) {
 		p.renderMFA(w, r, 0, s, rec, rd, "mfa_required", "", "")
 		return
 	}
+	// A first authenticator needs a recent login: a session cookie stolen hours ago must not be
+	// able to bind the attacker's authenticator to the account.
+	if (rec.TOTP == nil || !rec.TOTP.Confirmed) && !p.freshMFA(s) && p.Now().Sub(time.Unix(s.Issued, 0)) > mfaFresh {
+		l := lang(r)
+		loginURL := Prefix + "login?" + url.Values{"rd": {Prefix + "mfa?" + url.Values{"rd": {rd}}.Encode()}}.Encode()
+		if wantsJSON(r) {
+			writeJSON(w, http.StatusUnauthorized, map[string]any{"code": "reauth_required", "message": problems["reauth_required"].what.in(l), "login_url": loginURL})
+			return
+		}
+		p.render(w, http.StatusUnauthorized, "error", p.pageData(l, "reauth_required", problems["reauth_required"].title.in(l), map[string]any{"RetryURL": loginURL}))
+		return
+	}
 	secret, err := totp.NewSecret(rand.Reader)
 	if err != nil {
 		p.writeFail(w, r, "store_unavailable", "")

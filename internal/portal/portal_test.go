@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idgate/idgate/internal/identity"
+	"github.com/idgate/idgate/internal/keys"
 	"github.com/idgate/idgate/internal/session"
+	"github.com/idgate/idgate/internal/store/file"
 	"github.com/idgate/idgate/internal/store/memory"
 	"github.com/idgate/idgate/policy"
 	"github.com/idgate/idgate/providers/naver"
@@ -200,5 +203,35 @@ func TestLoginStartsAreBoundedPerClient(t *testing.T) {
 	}
 	if code := start("198.51.100.9:1000"); code != 200 {
 		t.Fatalf("another address: %d", code)
+	}
+}
+
+func TestFirstAuthenticatorNeedsARecentLogin(t *testing.T) {
+	p, _ := testPortal(t)
+	dir := t.TempDir()
+	recs, _ := file.New(dir)
+	box, _ := keys.NewBox(bytes.Repeat([]byte{9}, 32))
+	p.MFA = &MFA{Records: recs, Secrets: box}
+	p.MFA.SetDefaults()
+	issue := func(age time.Duration) *http.Cookie {
+		s, _ := p.Sessions.New(identity.Identity{Subject: "naver:1", Provider: "naver"}, time.Now().Add(-age))
+		s.Seen = time.Now().Unix()
+		v, _ := p.Sessions.Seal(session.CookieName, s)
+		return &http.Cookie{Name: session.CookieName, Value: v}
+	}
+	enroll := func(c *http.Cookie) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("POST", "http://shop.example/.idgate/mfa/totp/enroll", nil)
+		r.Header.Set("Origin", "http://shop.example")
+		r.Header.Set("Accept", "application/json")
+		r.AddCookie(c)
+		p.ServeHTTP(w, r)
+		return w
+	}
+	if w := enroll(issue(20 * time.Minute)); w.Code != 401 || !strings.Contains(w.Body.String(), "reauth_required") {
+		t.Fatalf("old session enrolled a first authenticator: %d %s", w.Code, w.Body)
+	}
+	if w := enroll(issue(time.Minute)); w.Code != 200 || !strings.Contains(w.Body.String(), "otpauth://") {
+		t.Fatalf("fresh session: %d %s", w.Code, w.Body)
 	}
 }
