@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -37,6 +38,7 @@ func main() {
 	conns := flag.Int("connections", 16, "concurrent connections")
 	gen := flag.String("generator", "auto", "wrk, builtin or auto")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the idgate run to this file")
+	wrkCPU := flag.String("wrk-cpus", "", "run wrk pinned to these CPUs with taskset (e.g. 1), keeping the load generator off Caddy's cores; start the bench itself under taskset for the rest")
 	flag.Parse()
 
 	upstream := listen()
@@ -92,14 +94,22 @@ http://:%d {
 	useWrk := *gen == "wrk" || (*gen == "auto" && haveWrk())
 	run := func(u, cookie string) result {
 		if useWrk {
-			return wrk(u, cookie, *duration, *conns)
+			return wrk(u, cookie, *duration, *conns, *wrkCPU)
 		}
 		return builtin(u, cookie, *duration, *conns)
 	}
-	fmt.Printf("generator: %s, %d connections, %s per target, GOMAXPROCS from %d CPUs\n\n", map[bool]string{true: "wrk", false: "built-in"}[useWrk], *conns, *duration, numCPU())
+	fmt.Printf("generator: %s, %d connections, %s per target, %d CPUs, GOMAXPROCS %d, wrk CPUs %q\n\n",
+		map[bool]string{true: "wrk", false: "built-in"}[useWrk], *conns, *duration, numCPU(), runtime.GOMAXPROCS(0), *wrkCPU)
 	run(bare, "")      // warm-up
 	run(gated, cookie) // warm-up
+	if *cpuprofile != "" {
+		f, _ := os.Create(*cpuprofile + ".bare")
+		pprof.StartCPUProfile(f)
+	}
 	b := run(bare, cookie)
+	if *cpuprofile != "" {
+		pprof.StopCPUProfile()
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -194,12 +204,17 @@ func haveWrk() bool { _, err := exec.LookPath("wrk"); return err == nil }
 
 var wrkLine = regexp.MustCompile(`(?m)^\s+(50|90|99)%\s+([\d.]+)(us|ms|s)`)
 
-func wrk(u, cookie string, d time.Duration, conns int) result {
+func wrk(u, cookie string, d time.Duration, conns int, cpus string) result {
 	args := []string{"-t", "2", "-c", strconv.Itoa(conns), "-d", d.String(), "--latency"}
 	if cookie != "" {
 		args = append(args, "-H", "Cookie: "+cookie)
 	}
-	out, err := exec.Command("wrk", append(args, u)...).CombinedOutput()
+	args = append(args, u)
+	name := "wrk"
+	if cpus != "" {
+		name, args = "taskset", append([]string{"-c", cpus, "wrk"}, args...)
+	}
+	out, err := exec.Command(name, args...).CombinedOutput()
 	if err != nil {
 		log.Fatalf("wrk: %v\n%s", err, out)
 	}
