@@ -59,6 +59,15 @@ func StripOwnCookies(h http.Header) {
 	if !found {
 		return
 	}
+	// Common case: the only cookie is idgate's session.
+	if len(lines) == 1 && !strings.Contains(lines[0], ";") {
+		name, _, _ := strings.Cut(strings.TrimSpace(lines[0]), "=")
+		switch name {
+		case "idgate_session", "__Host-idgate_session", "idgate_state", "__Host-idgate_state":
+			delete(h, "Cookie")
+			return
+		}
+	}
 	var kept []string
 	for _, l := range lines {
 		for _, part := range strings.Split(l, ";") {
@@ -247,7 +256,7 @@ func (g *Gate) forward(r *http.Request, pol *policy.Policy, s *session.Session, 
 		aud = org
 	}
 	fs := facts(pol, s, res.Decision)
-	key := s.ID + "\x00" + strconv.FormatInt(s.Version, 36) + "\x00" + pol.Name + "\x00" + iss
+	key := s.CacheKey() + pol.Name + "\x00" + iss
 	tok, _, err := g.CurrentIssuer().Assertion(key, iss, aud, now, func() jwt.MapClaims {
 		c := jwt.MapClaims{"sub": s.Subject, "provider": s.Provider, "auth_time": s.AuthTime, "amr": amrOf(s), "policy": pol.Name}
 		for k, v := range fs {

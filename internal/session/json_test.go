@@ -24,6 +24,10 @@ func TestEveryFieldSurvivesSealing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	got.cacheKey = "" // derived, not sealed
+	if got.CacheKey() != s.CacheKey() {
+		t.Fatalf("cache key %q, want %q", got.CacheKey(), s.CacheKey())
+	}
 	if !reflect.DeepEqual(got, s) {
 		t.Fatalf("round trip lost data:\n got %+v\nwant %+v", got, s)
 	}

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,16 @@ type Session struct {
 	Expires int64 `json:"exp"`
 	// Version changes whenever the identity in the session changes; assertion caches key on it.
 	Version int64 `json:"v"`
+
+	cacheKey string // ID and Version, computed once when the cookie is opened
+}
+
+// CacheKey identifies this session version for caches: it changes whenever the identity does.
+func (s *Session) CacheKey() string {
+	if s.cacheKey != "" {
+		return s.cacheKey
+	}
+	return s.ID + "\x00" + strconv.FormatInt(s.Version, 36) + "\x00"
 }
 
 // RevocationChecker reports whether a session ID was revoked. It MUST NOT do network I/O: it is
@@ -212,6 +223,7 @@ func (m *Manager) Unseal(name, value string) (*Session, error) {
 		if err := json.Unmarshal(plain, &s); err != nil || s.ID == "" || s.Subject == "" {
 			return nil, ErrTampered
 		}
+		s.cacheKey = s.CacheKey()
 		return &s, nil
 	}
 	// Unknown key: rotated out long ago, or never ours.
@@ -266,6 +278,7 @@ func cookieValue(r *http.Request, name string) string {
 // Clone returns a copy of s that the caller may modify.
 func (s *Session) Clone() *Session {
 	c := *s
+	c.cacheKey = "" // the copy will change
 	c.AMR = append([]string(nil), s.AMR...)
 	if s.Claims != nil {
 		c.Claims = make(map[string]string, len(s.Claims))
