@@ -141,33 +141,20 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 			if d.NextArg() {
 				return nil, d.ArgErr()
 			}
-			for nest := d.Nesting(); d.NextBlock(nest); {
-				var err error
-				switch d.Val() {
-				case "client_id":
-					err = oneArg(d, &n.ClientID)
-				case "client_secret":
-					err = oneArg(d, &n.ClientSecret)
-				case "authorize_url":
-					err = oneArg(d, &n.AuthorizeURL)
-				case "token_url":
-					err = oneArg(d, &n.TokenURL)
-				case "profile_url":
-					err = oneArg(d, &n.ProfileURL)
-				case "oidc":
+			err := block(d, "naver", str(d, "client_id", &n.ClientID), str(d, "client_secret", &n.ClientSecret),
+				str(d, "authorize_url", &n.AuthorizeURL), str(d, "token_url", &n.TokenURL), str(d, "profile_url", &n.ProfileURL),
+				sub{"oidc", func() error {
 					n.OIDC = true
 					if d.NextArg() {
 						n.Issuer = d.Val()
 					}
 					if d.NextArg() {
-						return nil, d.ArgErr()
+						return d.ArgErr()
 					}
-				default:
-					return nil, d.Errf("unknown naver subdirective %q (known: client_id, client_secret, authorize_url, token_url, profile_url, oidc)", d.Val())
-				}
-				if err != nil {
-					return nil, err
-				}
+					return nil
+				}})
+			if err != nil {
+				return nil, err
 			}
 			if n.ClientID == "" || n.ClientSecret == "" {
 				return nil, d.Err("naver needs client_id and client_secret")
@@ -185,28 +172,15 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 			if d.NextArg() {
 				return nil, d.ArgErr()
 			}
-			for nest := d.Nesting(); d.NextBlock(nest); {
-				var err error
-				switch d.Val() {
-				case "issuer":
-					err = oneArg(d, &o.Issuer)
-				case "client_id":
-					err = oneArg(d, &o.ClientID)
-				case "client_secret":
-					err = oneArg(d, &o.ClientSecret)
-				case "label":
-					err = oneArg(d, &o.Label)
-				case "scopes":
-					o.Scopes = d.RemainingArgs()
-					if len(o.Scopes) == 0 {
-						return nil, d.ArgErr()
+			err := block(d, "oidc", str(d, "issuer", &o.Issuer), str(d, "client_id", &o.ClientID), str(d, "client_secret", &o.ClientSecret),
+				sub{"scopes", func() error {
+					if o.Scopes = d.RemainingArgs(); len(o.Scopes) == 0 {
+						return d.ArgErr()
 					}
-				default:
-					return nil, d.Errf("unknown oidc subdirective %q (known: issuer, client_id, client_secret, scopes, label)", d.Val())
-				}
-				if err != nil {
-					return nil, err
-				}
+					return nil
+				}}, str(d, "label", &o.Label))
+			if err != nil {
+				return nil, err
 			}
 			if o.Issuer == "" || o.ClientID == "" {
 				return nil, d.Errf("oidc %s needs issuer and client_id", o.Name)
@@ -214,51 +188,37 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 			app.OIDC = append(app.OIDC, o)
 		case "session":
 			s := &SessionConfig{}
-			for nest := d.Nesting(); d.NextBlock(nest); {
-				var err error
-				switch d.Val() {
-				case "idle_timeout":
-					err = durationArg(d, &s.IdleTimeout)
-				case "lifetime":
-					err = durationArg(d, &s.Lifetime)
-				case "key":
+			err := block(d, "session", dur(d, "idle_timeout", &s.IdleTimeout), dur(d, "lifetime", &s.Lifetime),
+				sub{"key", func() error {
 					var k string
-					err = oneArg(d, &k)
+					err := oneArg(d, &k)
 					s.Keys = append(s.Keys, k)
-				default:
-					return nil, d.Errf("unknown session subdirective %q (known: idle_timeout, lifetime, key)", d.Val())
-				}
-				if err != nil {
-					return nil, err
-				}
+					return err
+				}})
+			if err != nil {
+				return nil, err
 			}
 			app.Session = s
 		case "assertion":
 			ac := &AssertionConfig{}
-			for nest := d.Nesting(); d.NextBlock(nest); {
-				var err error
-				switch d.Val() {
-				case "issuer":
-					err = oneArg(d, &ac.Issuer)
-				case "audience":
-					err = oneArg(d, &ac.Audience)
-				case "ttl":
-					err = durationArg(d, &ac.TTL)
-				case "algorithm":
-					err = oneArg(d, &ac.Algorithm)
-					if err == nil && ac.Algorithm != "ES256" && ac.Algorithm != "EdDSA" {
-						return nil, d.Errf("algorithm must be ES256 or EdDSA, not %q", ac.Algorithm)
+			err := block(d, "assertion", str(d, "issuer", &ac.Issuer), str(d, "audience", &ac.Audience), dur(d, "ttl", &ac.TTL),
+				sub{"algorithm", func() error {
+					if err := oneArg(d, &ac.Algorithm); err != nil {
+						return err
 					}
-				case "signing_key_file":
+					if ac.Algorithm != "ES256" && ac.Algorithm != "EdDSA" {
+						return d.Errf("algorithm must be ES256 or EdDSA, not %q", ac.Algorithm)
+					}
+					return nil
+				}},
+				sub{"signing_key_file", func() error {
 					var f string
-					err = oneArg(d, &f)
+					err := oneArg(d, &f)
 					ac.SigningKeyFiles = append(ac.SigningKeyFiles, f)
-				default:
-					return nil, d.Errf("unknown assertion subdirective %q (known: issuer, audience, ttl, algorithm, signing_key_file)", d.Val())
-				}
-				if err != nil {
-					return nil, err
-				}
+					return err
+				}})
+			if err != nil {
+				return nil, err
 			}
 			app.Assertion = ac
 		case "portone":
@@ -266,8 +226,8 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, d.Err("portone is configured twice")
 			}
 			c := &PortOneConfig{}
-			if err := stringBlock(d, "portone", []field{{"store_id", &c.StoreID}, {"channel_key", &c.ChannelKey},
-				{"api_secret", &c.APISecret}, {"api_base", &c.APIBase}, {"sdk_url", &c.SDKURL}}); err != nil {
+			if err := block(d, "portone", str(d, "store_id", &c.StoreID), str(d, "channel_key", &c.ChannelKey),
+				str(d, "api_secret", &c.APISecret), str(d, "api_base", &c.APIBase), str(d, "sdk_url", &c.SDKURL)); err != nil {
 				return nil, err
 			}
 			if c.StoreID == "" || c.ChannelKey == "" || c.APISecret == "" {
@@ -279,8 +239,8 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, d.Err("stripe_identity is configured twice")
 			}
 			c := &StripeConfig{}
-			if err := stringBlock(d, "stripe_identity", []field{{"secret_key", &c.SecretKey}, {"api_base", &c.APIBase},
-				{"webhook_secret", &c.WebhookSecret}}); err != nil {
+			if err := block(d, "stripe_identity", str(d, "secret_key", &c.SecretKey), str(d, "api_base", &c.APIBase),
+				str(d, "webhook_secret", &c.WebhookSecret)); err != nil {
 				return nil, err
 			}
 			if c.SecretKey == "" || c.WebhookSecret == "" {
@@ -292,50 +252,42 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, d.Err("mfa is configured twice")
 			}
 			m := &MFAConfig{}
-			for nest := d.Nesting(); d.NextBlock(nest); {
-				var err error
-				switch d.Val() {
-				case "issuer":
-					err = oneArg(d, &m.Issuer)
-				case "email", "sms":
-					channel := d.Val()
-					var sc *SenderConfig
-					if sc, err = parseSender(d, channel); err == nil {
-						if channel == "email" {
-							m.Email = sc
-						} else {
-							m.SMS = sc
-						}
-					}
-				case "recaptcha":
+			sender := func(channel string, dst **SenderConfig) sub {
+				return sub{channel, func() error {
+					sc, err := parseSender(d, channel)
+					*dst = sc
+					return err
+				}}
+			}
+			err := block(d, "mfa", str(d, "issuer", &m.Issuer), sender("email", &m.Email), sender("sms", &m.SMS),
+				sub{"recaptcha", func() error {
 					rc := &RecaptchaConfig{}
-					if err := stringBlock(d, "recaptcha", []field{{"project_id", &rc.ProjectID}, {"api_key", &rc.APIKey},
-						{"site_key", &rc.SiteKey}, {"api_base", &rc.APIBase}, {"script_url", &rc.ScriptURL}}); err != nil {
-						return nil, err
+					if err := block(d, "recaptcha", str(d, "project_id", &rc.ProjectID), str(d, "api_key", &rc.APIKey),
+						str(d, "site_key", &rc.SiteKey), str(d, "api_base", &rc.APIBase), str(d, "script_url", &rc.ScriptURL)); err != nil {
+						return err
 					}
 					if rc.ProjectID == "" || rc.APIKey == "" || rc.SiteKey == "" {
-						return nil, d.Err("recaptcha needs project_id, api_key and site_key")
+						return d.Err("recaptcha needs project_id, api_key and site_key")
 					}
 					m.Recaptcha = rc
-				case "insecure_demo_senders":
-					m.InsecureDemoSenders = true
-				case "max_failures":
+					return nil
+				}},
+				sub{"insecure_demo_senders", func() error { m.InsecureDemoSenders = true; return nil }},
+				sub{"max_failures", func() error {
 					var v string
-					if err = oneArg(d, &v); err == nil {
-						if n, convErr := strconv.Atoi(v); convErr != nil || n < 1 || n > 100 {
-							return nil, d.Errf("max_failures must be a whole number from 1 to 100")
-						} else {
-							m.MaxFailures = n
-						}
+					if err := oneArg(d, &v); err != nil {
+						return err
 					}
-				case "lockout":
-					err = durationArg(d, &m.Lockout)
-				default:
-					return nil, d.Errf("unknown mfa subdirective %q (known: issuer, email, sms, recaptcha, insecure_demo_senders, max_failures, lockout)", d.Val())
-				}
-				if err != nil {
-					return nil, err
-				}
+					n, err := strconv.Atoi(v)
+					if err != nil || n < 1 || n > 100 {
+						return d.Errf("max_failures must be a whole number from 1 to 100")
+					}
+					m.MaxFailures = n
+					return nil
+				}},
+				dur(d, "lockout", &m.Lockout))
+			if err != nil {
+				return nil, err
 			}
 			app.MFA = m
 		case "store":
@@ -347,38 +299,24 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 			if d.NextArg() {
 				sc.URL = d.Val()
 			}
-			for nest := d.Nesting(); d.NextBlock(nest); {
-				var err error
-				switch d.Val() {
-				case "url":
-					err = oneArg(d, &sc.URL)
-				case "address":
-					err = oneArg(d, &sc.Address)
-				case "username":
-					err = oneArg(d, &sc.Username)
-				case "password":
-					err = oneArg(d, &sc.Password)
-				case "prefix":
-					err = oneArg(d, &sc.Prefix)
-				case "db":
+			err := block(d, "store redis", str(d, "url", &sc.URL), str(d, "address", &sc.Address), str(d, "username", &sc.Username),
+				str(d, "password", &sc.Password),
+				sub{"db", func() error {
 					var v string
-					if err = oneArg(d, &v); err == nil {
-						n, convErr := strconv.Atoi(v)
-						if convErr != nil || n < 0 {
-							return nil, d.Errf("db must be a whole number")
-						}
-						sc.DB = n
+					if err := oneArg(d, &v); err != nil {
+						return err
 					}
-				case "tls":
-					sc.TLS = true
-				case "revocation_poll":
-					err = durationArg(d, &sc.RevocationPoll)
-				default:
-					return nil, d.Errf("unknown store redis subdirective %q (known: url, address, username, password, db, tls, prefix, revocation_poll)", d.Val())
-				}
-				if err != nil {
-					return nil, err
-				}
+					n, err := strconv.Atoi(v)
+					if err != nil || n < 0 {
+						return d.Errf("db must be a whole number")
+					}
+					sc.DB = n
+					return nil
+				}},
+				sub{"tls", func() error { sc.TLS = true; return nil }},
+				str(d, "prefix", &sc.Prefix), dur(d, "revocation_poll", &sc.RevocationPoll))
+			if err != nil {
+				return nil, err
 			}
 			if sc.URL == "" && sc.Address == "" {
 				return nil, d.Err("store redis needs a url or an address")
@@ -469,63 +407,56 @@ func parseSender(d *caddyfile.Dispenser, channel string) (*SenderConfig, error) 
 	if sc.Kind != "smtp" && sc.Kind != "http" {
 		return nil, d.Errf("unknown %s sender %q (smtp, http or outbox)", channel, sc.Kind)
 	}
-	for nest := d.Nesting(); d.NextBlock(nest); {
-		var err error
-		switch d.Val() {
-		case "address":
-			err = oneArg(d, &sc.Address)
-		case "username":
-			err = oneArg(d, &sc.Username)
-		case "password":
-			err = oneArg(d, &sc.Password)
-		case "from":
-			err = oneArg(d, &sc.From)
-		case "url":
-			err = oneArg(d, &sc.URL)
-		case "method":
-			err = oneArg(d, &sc.Method)
-		case "body":
-			err = oneArg(d, &sc.Body)
-		case "header":
+	err := block(d, channel+" "+sc.Kind, str(d, "address", &sc.Address), str(d, "username", &sc.Username), str(d, "password", &sc.Password),
+		str(d, "from", &sc.From), str(d, "url", &sc.URL), str(d, "method", &sc.Method), str(d, "body", &sc.Body),
+		sub{"header", func() error {
 			args := d.RemainingArgs()
 			if len(args) != 2 {
-				return nil, d.ArgErr()
+				return d.ArgErr()
 			}
 			if sc.Headers == nil {
 				sc.Headers = map[string]string{}
 			}
 			sc.Headers[args[0]] = args[1]
-		default:
-			return nil, d.Errf("unknown %s %s subdirective %q", channel, sc.Kind, d.Val())
-		}
-		if err != nil {
-			return nil, err
-		}
+			return nil
+		}})
+	if err != nil {
+		return nil, err
 	}
 	return sc, nil
 }
 
-// field is a subdirective taking one string argument.
-type field struct {
-	name string
-	dst  *string
+// sub is one subdirective of a block and how to parse its arguments.
+type sub struct {
+	name  string
+	parse func() error
 }
 
-// stringBlock parses a block whose subdirectives each take one string argument.
-func stringBlock(d *caddyfile.Dispenser, block string, fields []field) error {
+// str is a subdirective taking one string argument.
+func str(d *caddyfile.Dispenser, name string, dst *string) sub {
+	return sub{name, func() error { return oneArg(d, dst) }}
+}
+
+// dur is a subdirective taking one positive duration.
+func dur(d *caddyfile.Dispenser, name string, dst *caddy.Duration) sub {
+	return sub{name, func() error { return durationArg(d, dst) }}
+}
+
+// block parses the subdirectives of a block; an unknown one is an error that lists the known.
+func block(d *caddyfile.Dispenser, name string, subs ...sub) error {
 	for nest := d.Nesting(); d.NextBlock(nest); {
-		var dst *string
-		names := make([]string, len(fields))
-		for i, f := range fields {
-			names[i] = f.name
-			if f.name == d.Val() {
-				dst = f.dst
+		var found *sub
+		names := make([]string, len(subs))
+		for i := range subs {
+			names[i] = subs[i].name
+			if subs[i].name == d.Val() {
+				found = &subs[i]
 			}
 		}
-		if dst == nil {
-			return d.Errf("unknown %s subdirective %q (known: %s)", block, d.Val(), strings.Join(names, ", "))
+		if found == nil {
+			return d.Errf("unknown %s subdirective %q (known: %s)", name, d.Val(), strings.Join(names, ", "))
 		}
-		if err := oneArg(d, dst); err != nil {
+		if err := found.parse(); err != nil {
 			return err
 		}
 	}
