@@ -83,7 +83,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if res.Policy != nil {
 		name = res.Policy.Name
 	}
-	a.metrics.Decisions.WithLabelValues(name, string(res.Decision.Reason)).Inc()
+	a.metrics.Decision(name, string(res.Decision.Reason))
 	if !res.Decision.Met {
 		a.metrics.Challenges.WithLabelValues(string(res.Decision.Unmet)).Inc()
 		switch res.Decision.Reason {
@@ -110,22 +110,38 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		repl.Map(emptyIdentityPlaceholder)
 		return next.ServeHTTP(w, r)
 	}
-	for _, kv := range res.Headers {
-		r.Header[kv[0]] = []string{kv[1]} // names are canonical already
+	// One allocation carries the decision for the lazy placeholders and the header values.
+	al := &allowed{res: res}
+	vals := al.vals[:]
+	if len(res.Headers) > len(vals) {
+		vals = make([]string, len(res.Headers))
+	}
+	for i, kv := range res.Headers {
+		vals[i] = kv[1]
+		r.Header[kv[0]] = vals[i : i+1 : i+1] // names are canonical already
 	}
 	// One lazy provider instead of a Set per claim: placeholders are resolved only if something
 	// (header_up, a log) asks for them.
-	repl.Map(func(key string) (any, bool) {
-		if key == "http.auth.user.id" {
-			return res.Session.Subject, true
-		}
-		if c, ok := strings.CutPrefix(key, "idgate."); ok {
-			v, _ := res.Claim(c)
-			return v, true
-		}
-		return nil, false
-	})
+	repl.Map(al.placeholder)
 	return next.ServeHTTP(w, r)
+}
+
+// allowed is what an allowed request keeps for its placeholders.
+type allowed struct {
+	res  gate.Result
+	vals [3]string
+}
+
+// placeholder resolves {http.auth.user.id} and {idgate.<claim>}.
+func (al *allowed) placeholder(key string) (any, bool) {
+	if key == "http.auth.user.id" {
+		return al.res.Session.Subject, true
+	}
+	if c, ok := strings.CutPrefix(key, "idgate."); ok {
+		v, _ := al.res.Claim(c)
+		return v, true
+	}
+	return nil, false
 }
 
 // emptyIdentityPlaceholder answers "" for idgate placeholders no session filled. Values set with

@@ -27,6 +27,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/idgate/idgate/examples/demo/sandbox"
@@ -34,7 +35,8 @@ import (
 )
 
 func main() {
-	duration := flag.Duration("duration", 10*time.Second, "load duration per target")
+	duration := flag.Duration("duration", 10*time.Second, "load duration per target and round")
+	rounds := flag.Int("rounds", 3, "alternate bare and idgate this many times; medians are reported")
 	conns := flag.Int("connections", 16, "concurrent connections")
 	gen := flag.String("generator", "auto", "wrk, builtin or auto")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the idgate run to this file")
@@ -102,40 +104,93 @@ http://:%d {
 		map[bool]string{true: "wrk", false: "built-in"}[useWrk], *conns, *duration, numCPU(), runtime.GOMAXPROCS(0), *wrkCPU)
 	run(bare, "")      // warm-up
 	run(gated, cookie) // warm-up
-	if *cpuprofile != "" {
-		f, _ := os.Create(*cpuprofile + ".bare")
-		pprof.StartCPUProfile(f)
+	// Rounds alternate bare and idgate so that drift on a shared machine (other tenants, heap
+	// growth, CPU frequency) falls on both alike; each figure is the median over the rounds.
+	var bs, gs []result
+	for i := 0; i < *rounds; i++ {
+		profile := *cpuprofile != "" && i == 0
+		bs = append(bs, measure(func() result { return run(bare, cookie) }, profile, *cpuprofile+".bare"))
+		gs = append(gs, measure(func() result { return run(gated, cookie) }, profile, *cpuprofile))
 	}
-	b := run(bare, cookie)
-	if *cpuprofile != "" {
-		pprof.StopCPUProfile()
+	b, g := median(bs), median(gs)
+	fmt.Printf("%-28s %12s %10s %10s %10s %14s\n", "target", "req/s", "p50", "p90", "p99", "CPU/request")
+	for i := range bs {
+		bs[i].print(fmt.Sprintf("bare, round %d", i+1))
+		gs[i].print(fmt.Sprintf("idgate, round %d", i+1))
 	}
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
+	b.print("bare Caddy reverse_proxy")
+	g.print("Caddy + idgate (login)")
+	fmt.Printf("\nthroughput ratio idgate/bare: %.1f%% (rounds:", 100*g.rps/b.rps)
+	for i := range bs {
+		fmt.Printf(" %.1f%%", 100*gs[i].rps/bs[i].rps)
+	}
+	fmt.Printf(")\nadded latency: p50 %+v, p99 %+v\n", (g.p50 - b.p50).Round(time.Microsecond), (g.p99 - b.p99).Round(time.Microsecond))
+	if useWrk {
+		fmt.Printf("added CPU per request in the Caddy process (idgate, upstream included): %+v\n", (g.cpu - b.cpu).Round(100*time.Nanosecond))
+	}
+}
+
+// measure runs f and records the CPU time this process (Caddy and the upstream; with wrk, not
+// the load generator) spent per request, writing a CPU profile to file when profile is set.
+func measure(f func() result, profile bool, file string) result {
+	if profile {
+		out, err := os.Create(file)
 		if err != nil {
 			log.Fatal(err)
 		}
-		pprof.StartCPUProfile(f)
+		defer out.Close()
+		pprof.StartCPUProfile(out)
+		defer pprof.StopCPUProfile()
 	}
-	g := run(gated, cookie)
-	if *cpuprofile != "" {
-		pprof.StopCPUProfile()
+	before := cpuTime()
+	r := f()
+	if n := r.rps * r.dur.Seconds(); n > 0 {
+		r.cpu = time.Duration(float64(cpuTime()-before) / n)
 	}
-	fmt.Printf("%-28s %12s %10s %10s %10s\n", "target", "req/s", "p50", "p90", "p99")
-	b.print("bare Caddy reverse_proxy")
-	g.print("Caddy + idgate (login)")
-	fmt.Printf("\nthroughput ratio idgate/bare: %.1f%%\n", 100*g.rps/b.rps)
-	fmt.Printf("added latency: p50 %+v, p99 %+v\n", (g.p50 - b.p50).Round(time.Microsecond), (g.p99 - b.p99).Round(time.Microsecond))
+	return r
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// median takes each figure's median over the rounds.
+func median(rs []result) result {
+	pick := func(get func(result) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = get(r)
+		}
+		sort.Float64s(v)
+		if len(v)%2 == 1 {
+			return v[len(v)/2]
+		}
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	var m result
+	m.rps = pick(func(r result) float64 { return r.rps })
+	m.p50 = time.Duration(pick(func(r result) float64 { return float64(r.p50) }))
+	m.p90 = time.Duration(pick(func(r result) float64 { return float64(r.p90) }))
+	m.p99 = time.Duration(pick(func(r result) float64 { return float64(r.p99) }))
+	m.cpu = time.Duration(pick(func(r result) float64 { return float64(r.cpu) }))
+	for _, r := range rs {
+		m.errors += r.errors
+	}
+	return m
 }
 
 type result struct {
 	rps           float64
 	p50, p90, p99 time.Duration
 	errors        int64
+	dur           time.Duration // how long the load ran
+	cpu           time.Duration // this process's CPU time per request
 }
 
 func (r result) print(name string) {
-	fmt.Printf("%-28s %12.0f %10v %10v %10v", name, r.rps, r.p50.Round(time.Microsecond), r.p90.Round(time.Microsecond), r.p99.Round(time.Microsecond))
+	fmt.Printf("%-28s %12.0f %10v %10v %10v %14v", name, r.rps, r.p50.Round(time.Microsecond), r.p90.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.cpu.Round(100*time.Nanosecond))
 	if r.errors > 0 {
 		fmt.Printf("  (%d errors)", r.errors)
 	}
@@ -218,7 +273,7 @@ func wrk(u, cookie string, d time.Duration, conns int, cpus string) result {
 	if err != nil {
 		log.Fatalf("wrk: %v\n%s", err, out)
 	}
-	var r result
+	r := result{dur: d}
 	for _, m := range wrkLine.FindAllStringSubmatch(string(out), -1) {
 		v, _ := strconv.ParseFloat(m[2], 64)
 		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[m[3]]
@@ -285,5 +340,5 @@ func builtin(u, cookie string, d time.Duration, conns int) result {
 		}
 		return lat[int(p*float64(len(lat)-1))]
 	}
-	return result{rps: float64(len(lat)) / d.Seconds(), p50: pct(0.5), p90: pct(0.9), p99: pct(0.99), errors: errs.Load()}
+	return result{dur: d, rps: float64(len(lat)) / d.Seconds(), p50: pct(0.5), p90: pct(0.9), p99: pct(0.99), errors: errs.Load()}
 }

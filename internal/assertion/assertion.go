@@ -1,9 +1,10 @@
 // Package assertion signs the identity assertion (the X-Idgate-Assertion JWT) and publishes the
 // JWKS that verifies it.
 //
-// Signing costs tens of microseconds, so Issuer caches each signed assertion by (session,
-// session version, policy, audience, key) and re-signs only when the cached one is past half its
-// lifetime. The caller builds the claims; this package adds iss, aud, iat, exp and the kid.
+// Signing costs tens of microseconds, so each Issuer (one per signing key) caches every signed
+// assertion by Key (session version, policy, request origin) and re-signs only when the cached one
+// is past half its lifetime. A cache hit allocates nothing. The caller builds the claims, issuer
+// and audience; this package adds iss, aud, iat, exp and the kid.
 package assertion
 
 import (
@@ -20,7 +21,6 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/idgate/idgate/internal/keys"
-	"github.com/patrickmn/go-cache"
 )
 
 // Issuer signs assertions with the newest key and lists every kept key in its JWKS.
@@ -32,8 +32,10 @@ type Issuer struct {
 	method jwt.SigningMethod
 	priv   crypto.Signer
 	jwks   []byte
-	cache  *cache.Cache
-	mu     sync.Mutex
+
+	mu        sync.RWMutex
+	cache     map[Key]cached
+	lastSweep time.Time
 }
 
 // NewIssuer returns an Issuer signing with signing[0]. signing MUST be newest first.
@@ -44,7 +46,7 @@ func NewIssuer(signing []keys.SigningKey, ttl time.Duration) (*Issuer, error) {
 	if ttl <= 0 {
 		ttl = 5 * time.Minute
 	}
-	iss := &Issuer{TTL: ttl, cache: cache.New(ttl, ttl)}
+	iss := &Issuer{TTL: ttl, cache: map[Key]cached{}}
 	set := JWKS{Keys: []JWK{}}
 	for i, k := range signing {
 		s, err := k.Signer()
@@ -94,17 +96,25 @@ type cached struct {
 	fresh time.Time // re-sign after this instant
 }
 
-// Assertion returns a signed assertion for cacheKey, calling build for the claims only when no
-// fresh one is cached. It sets iss, aud, iat and exp from issuer, audience and now.
-func (i *Issuer) Assertion(cacheKey, issuer, audience string, now time.Time, build func() jwt.MapClaims) (string, time.Time, error) {
-	key := cacheKey + "\x00" + audience + "\x00" + i.kid
-	if v, ok := i.cache.Get(key); ok {
-		c := v.(*cached)
-		if now.Before(c.fresh) {
-			return c.token, c.exp, nil
-		}
+// Key identifies one cached assertion. Its fields are compared, never concatenated, so that a
+// lookup allocates nothing.
+type Key struct {
+	Session string // the session's cache key: its id and version
+	Policy  string
+	Host    string // the request's host when issuer or audience derive from it, else ""
+	TLS     bool
+}
+
+// Assertion returns a signed assertion for k, calling build for the claims, issuer and audience
+// only when no fresh one is cached. It sets iss, aud, iat and exp.
+func (i *Issuer) Assertion(k Key, now time.Time, build func() (claims jwt.MapClaims, issuer, audience string)) (string, time.Time, error) {
+	i.mu.RLock()
+	c, ok := i.cache[k]
+	i.mu.RUnlock()
+	if ok && now.Before(c.fresh) {
+		return c.token, c.exp, nil
 	}
-	claims := build()
+	claims, issuer, audience := build()
 	exp := now.Add(i.TTL)
 	claims["iss"] = issuer
 	claims["aud"] = audience
@@ -114,8 +124,27 @@ func (i *Issuer) Assertion(cacheKey, issuer, audience string, now time.Time, bui
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	i.cache.Set(key, &cached{token: tok, exp: exp, fresh: now.Add(i.TTL / 2)}, i.TTL/2)
+	i.mu.Lock()
+	i.cache[k] = cached{token: tok, exp: exp, fresh: now.Add(i.TTL / 2)}
+	// Entries are dropped once they could no longer be served, at most every half lifetime, so
+	// the cache holds only the assertions of recently active sessions.
+	if now.Sub(i.lastSweep) >= i.TTL/2 {
+		for key, e := range i.cache {
+			if !now.Before(e.fresh) {
+				delete(i.cache, key)
+			}
+		}
+		i.lastSweep = now
+	}
+	i.mu.Unlock()
 	return tok, exp, nil
+}
+
+// cached reports how many assertions the cache holds (for tests).
+func (i *Issuer) cachedCount() int {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	return len(i.cache)
 }
 
 // JWKS is a JSON Web Key Set.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +22,21 @@ type Metrics struct {
 	Challenges *prometheus.CounterVec
 	Provider   *prometheus.HistogramVec
 	Events     *prometheus.CounterVec
+
+	decisions sync.Map // decisionKey → prometheus.Counter, so the hot path skips label hashing and locks
+}
+
+type decisionKey struct{ policy, outcome string }
+
+// Decision counts one gate decision. Policy names and outcomes are finite (configured policies,
+// reason codes), so the counters it caches are too.
+func (m *Metrics) Decision(policy, outcome string) {
+	k := decisionKey{policy, outcome}
+	c, ok := m.decisions.Load(k)
+	if !ok {
+		c, _ = m.decisions.LoadOrStore(k, m.Decisions.WithLabelValues(policy, outcome))
+	}
+	c.(prometheus.Counter).Inc()
 }
 
 // New registers idgate's metrics with reg (Caddy's registry), reusing collectors already there.

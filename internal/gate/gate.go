@@ -244,20 +244,24 @@ func safeHeaderValue(v string) bool {
 }
 
 func (g *Gate) forward(r *http.Request, pol *policy.Policy, s *session.Session, now time.Time, res *Result) {
-	org := "http://" + r.Host
-	if r.TLS != nil {
-		org = "https://" + r.Host
-	}
-	iss, aud := g.Issuer, g.Audience
-	if iss == "" {
-		iss = org
-	}
-	if aud == "" {
-		aud = org
-	}
 	fs := facts(pol, s, res.Decision)
-	key := s.CacheKey() + pol.Name + "\x00" + iss
-	tok, _, err := g.CurrentIssuer().Assertion(key, iss, aud, now, func() jwt.MapClaims {
+	k := assertion.Key{Session: s.CacheKey(), Policy: pol.Name}
+	if g.Issuer == "" || g.Audience == "" {
+		// Issuer or audience default to the request's origin, which is then part of the key.
+		k.Host, k.TLS = r.Host, r.TLS != nil
+	}
+	tok, _, err := g.CurrentIssuer().Assertion(k, now, func() (jwt.MapClaims, string, string) {
+		org := "http://" + r.Host
+		if r.TLS != nil {
+			org = "https://" + r.Host
+		}
+		iss, aud := g.Issuer, g.Audience
+		if iss == "" {
+			iss = org
+		}
+		if aud == "" {
+			aud = org
+		}
 		c := jwt.MapClaims{"sub": s.Subject, "provider": s.Provider, "auth_time": s.AuthTime, "amr": amrOf(s), "policy": pol.Name}
 		for k, v := range fs {
 			c[k] = v
@@ -270,7 +274,7 @@ func (g *Gate) forward(r *http.Request, pol *policy.Policy, s *session.Session, 
 				c[name] = v
 			}
 		}
-		return c
+		return c, iss, aud
 	})
 	if err != nil {
 		res.Err = err
