@@ -103,6 +103,7 @@ type App struct {
 	logger     *zap.Logger
 	audit      *zap.Logger
 	metrics    *audit.Metrics
+	transport  *http.Transport // to the providers
 	subjectKey []byte
 	storage    certmagic.Storage
 	keyPolicy  keys.Policy
@@ -268,6 +269,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	// Security events go to the "audit" logger; every one of them is also counted.
 	a.audit = a.logger.Named("audit").WithOptions(zap.WrapCore(m.Core))
 	transport := http.DefaultTransport.(*http.Transport).Clone()
+	a.transport = transport
 	clientFor := func(provider string) *http.Client {
 		return &http.Client{Timeout: timeout, Transport: m.Transport(provider, transport)}
 	}
@@ -804,6 +806,10 @@ func (a *App) Stop() error {
 
 // Cleanup releases the shared state of this config generation.
 func (a *App) Cleanup() error {
+	if a.transport != nil {
+		// Provider connections of this generation would otherwise idle until their timeout.
+		a.transport.CloseIdleConnections()
+	}
 	if a.redis != nil {
 		a.redis.Close()
 	}

@@ -3,6 +3,11 @@
 // requires login, drives both with the same load generator and prints throughput, latency
 // percentiles and their ratio.
 //
+// Two measurements, each alternating bare and idgate for -rounds rounds (medians reported, so
+// that drift on a shared machine falls on both alike): throughput at saturation (-connections
+// connections) with the Caddy process's CPU time per request, and the latency of one request at a
+// time on one connection, where nothing queues.
+//
 //	go run ./examples/bench                      # wrk when installed, else the built-in generator
 //	go run ./examples/bench -duration 20s -connections 32 -generator builtin
 package main
@@ -37,6 +42,7 @@ import (
 func main() {
 	duration := flag.Duration("duration", 10*time.Second, "load duration per target and round")
 	rounds := flag.Int("rounds", 3, "alternate bare and idgate this many times; medians are reported")
+	latDuration := flag.Duration("latency-duration", 5*time.Second, "duration of each one-connection latency run")
 	conns := flag.Int("connections", 16, "concurrent connections")
 	gen := flag.String("generator", "auto", "wrk, builtin or auto")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the idgate run to this file")
@@ -124,10 +130,35 @@ http://:%d {
 	for i := range bs {
 		fmt.Printf(" %.1f%%", 100*gs[i].rps/bs[i].rps)
 	}
-	fmt.Printf(")\nadded latency: p50 %+v, p99 %+v\n", (g.p50 - b.p50).Round(time.Microsecond), (g.p99 - b.p99).Round(time.Microsecond))
+	fmt.Printf(")\nadded latency at saturation: p50 %+v, p99 %+v\n", (g.p50 - b.p50).Round(time.Microsecond), (g.p99 - b.p99).Round(time.Microsecond))
 	if useWrk {
 		fmt.Printf("added CPU per request in the Caddy process (idgate, upstream included): %+v\n", (g.cpu - b.cpu).Round(100*time.Nanosecond))
 	}
+
+	// At saturation latency is queueing: with a fixed number of connections it is the inverse of
+	// throughput. What idgate adds to one request is measured on one connection, one request at a
+	// time, where nothing queues.
+	one := func(u string) result {
+		if useWrk {
+			return wrk(u, cookie, *latDuration, 1, *wrkCPU)
+		}
+		return builtin(u, cookie, *latDuration, 1)
+	}
+	var bl, gl []result
+	for i := 0; i < *rounds; i++ {
+		bl = append(bl, one(bare))
+		gl = append(gl, one(gated))
+	}
+	lb, lg := median(bl), median(gl)
+	fmt.Printf("\none connection, one request at a time, %s per target and round:\n", *latDuration)
+	fmt.Printf("%-28s %12s %10s %10s %10s\n", "target", "req/s", "p50", "p90", "p99")
+	lb.print("bare Caddy reverse_proxy")
+	lg.print("Caddy + idgate (login)")
+	fmt.Printf("added latency per request: p50 %+v, p90 %+v, p99 %+v (rounds p99:", (lg.p50 - lb.p50).Round(time.Microsecond), (lg.p90 - lb.p90).Round(time.Microsecond), (lg.p99 - lb.p99).Round(time.Microsecond))
+	for i := range bl {
+		fmt.Printf(" %+v", (gl[i].p99 - bl[i].p99).Round(time.Microsecond))
+	}
+	fmt.Println(")")
 }
 
 // measure runs f and records the CPU time this process (Caddy and the upstream; with wrk, not
@@ -190,7 +221,10 @@ type result struct {
 }
 
 func (r result) print(name string) {
-	fmt.Printf("%-28s %12.0f %10v %10v %10v %14v", name, r.rps, r.p50.Round(time.Microsecond), r.p90.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.cpu.Round(100*time.Nanosecond))
+	fmt.Printf("%-28s %12.0f %10v %10v %10v", name, r.rps, r.p50.Round(time.Microsecond), r.p90.Round(time.Microsecond), r.p99.Round(time.Microsecond))
+	if r.cpu > 0 {
+		fmt.Printf(" %14v", r.cpu.Round(100*time.Nanosecond))
+	}
 	if r.errors > 0 {
 		fmt.Printf("  (%d errors)", r.errors)
 	}
@@ -260,7 +294,11 @@ func haveWrk() bool { _, err := exec.LookPath("wrk"); return err == nil }
 var wrkLine = regexp.MustCompile(`(?m)^\s+(50|90|99)%\s+([\d.]+)(us|ms|s)`)
 
 func wrk(u, cookie string, d time.Duration, conns int, cpus string) result {
-	args := []string{"-t", "2", "-c", strconv.Itoa(conns), "-d", d.String(), "--latency"}
+	threads := "2"
+	if conns == 1 {
+		threads = "1"
+	}
+	args := []string{"-t", threads, "-c", strconv.Itoa(conns), "-d", d.String(), "--latency"}
 	if cookie != "" {
 		args = append(args, "-H", "Cookie: "+cookie)
 	}

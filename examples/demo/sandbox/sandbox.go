@@ -221,6 +221,13 @@ func Start(o Options) (*Sandbox, error) {
 	auto_https off
 	persist_config off
 	storage file_system %s
+	servers {
+		# A reload hands connections reaching the old server to the new one (README, "Reloads").
+		listener_wrappers {
+			idgate_handover
+			tls
+		}
+	}
 %s	idgate {
 		policies %s
 		naver {

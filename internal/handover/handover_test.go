@@ -1,0 +1,176 @@
+package handover
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// listenReusePort opens a socket on addr with SO_REUSEPORT, as Caddy does for every
+// configuration on Linux.
+func listenReusePort(t *testing.T, addr string) net.Listener {
+	t.Helper()
+	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1) })
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+// server serves "name" and counts the requests it answered.
+func server(name string, answered *atomic.Int64) *http.Server {
+	return &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		answered.Add(1)
+		io.WriteString(w, name)
+	})}
+}
+
+// get sends one GET on c and returns the body, or the error.
+func get(c net.Conn, br *bufio.Reader) (string, error) {
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		return "", err
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// A reload: the old server has a connection whose first request arrives after the old server's
+// Shutdown began (Go drops such a request with EOF). With handover the new server answers it,
+// every new connection goes to the new server although the kernel spreads them over both
+// sockets, and nothing is answered twice.
+func TestReloadDropsNoConnection(t *testing.T) {
+	first := listenReusePort(t, "127.0.0.1:0")
+	addr := first.Addr().String()
+	var oldAnswered, newAnswered atomic.Int64
+	oldSrv := server("old", &oldAnswered)
+	go oldSrv.Serve(Wrap(first))
+
+	// A keep-alive connection answered by the old server, and a fresh one not yet used.
+	used, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	usedR := bufio.NewReader(used)
+	if body, err := get(used, usedR); err != nil || body != "old" {
+		t.Fatalf("before the reload: %q %v", body, err)
+	}
+	fresh, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // the old server accepts it
+
+	// The new configuration listens on its own socket, then the old one shuts down.
+	newSrv := server("new", &newAnswered)
+	go newSrv.Serve(Wrap(listenReusePort(t, addr)))
+	defer newSrv.Close()
+	for i := 0; i < 40; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := get(c, bufio.NewReader(c))
+		c.Close()
+		if err != nil || body != "new" {
+			t.Fatalf("connection %d after the new server started: %q %v (old servers must get no new connections)", i, body, err)
+		}
+	}
+	shutdown := make(chan error, 1)
+	go func() { shutdown <- oldSrv.Shutdown(context.Background()) }()
+	time.Sleep(100 * time.Millisecond) // Shutdown has begun; it waits for the fresh connection
+
+	body, err := get(fresh, bufio.NewReader(fresh))
+	if err != nil || body != "new" {
+		t.Fatalf("first request on a connection the old server accepted: %q %v, want the new server's answer", body, err)
+	}
+	select {
+	case err := <-shutdown:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the old server's Shutdown did not finish")
+	}
+	// The used connection was answered by the old server: it is closed, never replayed.
+	if body, err := get(used, usedR); err == nil {
+		t.Fatalf("a connection the old server had answered was handed over: %q", body)
+	}
+	if o, n := oldAnswered.Load(), newAnswered.Load(); o != 1 || n != 41 {
+		t.Fatalf("old answered %d, new answered %d; want 1 and 41", o, n)
+	}
+}
+
+// A connection whose server is not shutting down is closed normally, even unanswered.
+func TestCloseWithoutShutdownCloses(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := Wrap(ln)
+	defer l.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sc, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "GET")
+	buf := make([]byte, 3)
+	io.ReadFull(sc, buf)
+	sc.Close()
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Read(buf); err != io.EOF {
+		t.Fatalf("read after the server closed: %v, want EOF", err)
+	}
+}
+
+// After the last member of an address closes, Accept reports it closed and a queued connection
+// is closed rather than leaked.
+func TestLastListenerClosed(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := Wrap(ln)
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(50 * time.Millisecond) // queued, never accepted
+	l.Close()
+	if _, err := l.Accept(); err == nil {
+		t.Fatal("Accept after Close succeeded")
+	}
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil || strings.Contains(fmt.Sprint(err), "timeout") {
+		t.Fatalf("queued connection: %v, want it closed", err)
+	}
+}
