@@ -9,10 +9,11 @@
 // A Listener wraps one server's listener. Listeners on the same address form a group; the newest
 // open one is current. Every connection any member accepts is handed to the current one, so an
 // old server stops receiving connections as soon as its successor listens. A connection an old
-// server accepted but closes before writing a single byte (Go's shutdown path) is not closed: it
-// goes to the current Listener with the bytes already read replayed first, and the new server
-// answers it. Once a server has written anything on a connection it is never handed over, so no
-// request is ever answered twice.
+// server accepted but closes before writing a single byte, having read nothing or having read
+// the last bytes after its shutdown began (Go's shutdown path), is not closed: it goes to the
+// current Listener with the bytes already read replayed first, and the new server answers it. A
+// connection with any answer on it, or whose request was read before the shutdown (it may have
+// reached a handler), is never handed over, so no request is handled twice.
 package handover
 
 import (
@@ -20,6 +21,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,9 +33,10 @@ type Listener struct {
 	errs  chan error
 	done  chan struct{}
 
-	mu     sync.Mutex // guards closed and sends on conns
-	closed bool
-	once   sync.Once
+	mu       sync.Mutex // guards closed and sends on conns
+	closed   bool
+	shutting atomic.Bool // closed, readable without the lock on every Read
+	once     sync.Once
 }
 
 type group struct {
@@ -161,6 +164,7 @@ func (l *Listener) Close() error {
 	l.once.Do(func() {
 		l.mu.Lock()
 		l.closed = true
+		l.shutting.Store(true)
 		l.mu.Unlock()
 		close(l.done)
 		g := l.group
@@ -190,11 +194,7 @@ func (l *Listener) Close() error {
 func (l *Listener) Addr() net.Addr { return l.inner.Addr() }
 
 // isClosed reports whether l's server is shutting down.
-func (l *Listener) isClosed() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.closed
-}
+func (l *Listener) isClosed() bool { return l.shutting.Load() }
 
 // conn records what its server reads until the server first writes, so that a connection closed
 // unanswered by a server that is shutting down can be replayed to its successor.
@@ -208,6 +208,10 @@ type conn struct {
 	seen   []byte // read by this server while it has written nothing
 	wrote  bool
 	moved  bool
+	// lateRead: the last bytes were read after the server's shutdown began. A request read
+	// before that may have reached a handler (which could have failed without a byte of
+	// answer): such a connection is closed, never replayed.
+	lateRead bool
 }
 
 func (c *conn) Read(p []byte) (int, error) {
@@ -217,6 +221,7 @@ func (c *conn) Read(p []byte) (int, error) {
 		c.replay = c.replay[n:]
 		if !c.wrote {
 			c.seen = append(c.seen, p[:n]...)
+			c.lateRead = c.owner != nil && c.owner.isClosed()
 		}
 		c.mu.Unlock()
 		return n, nil
@@ -227,6 +232,7 @@ func (c *conn) Read(p []byte) (int, error) {
 		c.mu.Lock()
 		if !c.wrote {
 			c.seen = append(c.seen, p[:n]...)
+			c.lateRead = c.owner != nil && c.owner.isClosed()
 		}
 		c.mu.Unlock()
 	}
@@ -263,7 +269,7 @@ func (c *conn) Close() error {
 		c.mu.Unlock()
 		return nil
 	}
-	handOver := !c.wrote && c.owner != nil && c.owner.isClosed() && c.group.hasLive()
+	handOver := !c.wrote && (len(c.seen) == 0 || c.lateRead) && c.owner != nil && c.owner.isClosed() && c.group.hasLive()
 	if handOver {
 		c.moved = true
 		next := &conn{Conn: c.Conn, group: c.group, replay: append(c.seen, c.replay...)}

@@ -174,3 +174,42 @@ func TestLastListenerClosed(t *testing.T) {
 		t.Fatalf("queued connection: %v, want it closed", err)
 	}
 }
+
+// A request the old server read before its shutdown may have reached a handler: if that handler
+// fails without writing a byte, the connection is closed, not replayed to the new server (the
+// request must not run twice).
+func TestRequestReadBeforeShutdownIsNeverReplayed(t *testing.T) {
+	first := listenReusePort(t, "127.0.0.1:0")
+	addr := first.Addr().String()
+	inHandler, release := make(chan struct{}), make(chan struct{})
+	var oldRuns, newRuns atomic.Int64
+	oldSrv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		oldRuns.Add(1)
+		close(inHandler)
+		<-release
+		panic(http.ErrAbortHandler) // fails without a byte of answer
+	})}
+	go oldSrv.Serve(Wrap(first))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "POST /order HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+	<-inHandler
+
+	newSrv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { newRuns.Add(1) })}
+	go newSrv.Serve(Wrap(listenReusePort(t, addr)))
+	defer newSrv.Close()
+	go oldSrv.Shutdown(context.Background())
+	time.Sleep(100 * time.Millisecond) // the shutdown has begun
+	close(release)
+
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
+		t.Fatal("got an answer to a request whose handler failed")
+	}
+	if o, n := oldRuns.Load(), newRuns.Load(); o != 1 || n != 0 {
+		t.Fatalf("the request ran %d times on the old server and %d on the new one; want 1 and 0", o, n)
+	}
+}
