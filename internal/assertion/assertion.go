@@ -140,7 +140,7 @@ func (i *Issuer) Assertion(k Key, now time.Time, build func() (claims jwt.MapCla
 	return tok, exp, nil
 }
 
-// cached reports how many assertions the cache holds (for tests).
+// cachedCount reports how many assertions the cache holds (for tests).
 func (i *Issuer) cachedCount() int {
 	i.mu.RLock()
 	defer i.mu.RUnlock()

@@ -33,10 +33,9 @@ type Listener struct {
 	errs  chan error
 	done  chan struct{}
 
-	mu       sync.Mutex // guards closed and sends on conns
-	closed   bool
-	shutting atomic.Bool // closed, readable without the lock on every Read
-	once     sync.Once
+	mu     sync.Mutex  // makes "not closed, then queue" atomic against Close
+	closed atomic.Bool // set by Close; read on every Read of its connections
+	once   sync.Once
 }
 
 type group struct {
@@ -123,7 +122,7 @@ func (g *group) deliver(c net.Conn) {
 func (l *Listener) offer(c net.Conn) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
+	if l.closed.Load() {
 		return false
 	}
 	select {
@@ -138,10 +137,7 @@ func (l *Listener) offer(c net.Conn) bool {
 func (l *Listener) Accept() (net.Conn, error) {
 	select {
 	case c := <-l.conns:
-		l.mu.Lock()
-		closed := l.closed
-		l.mu.Unlock()
-		if closed {
+		if l.closed.Load() {
 			// Close raced with us: the server is shutting down and must not get it.
 			l.group.deliver(c)
 			return nil, net.ErrClosed
@@ -163,8 +159,7 @@ func (l *Listener) Close() error {
 	var err error
 	l.once.Do(func() {
 		l.mu.Lock()
-		l.closed = true
-		l.shutting.Store(true)
+		l.closed.Store(true)
 		l.mu.Unlock()
 		close(l.done)
 		g := l.group
@@ -194,7 +189,7 @@ func (l *Listener) Close() error {
 func (l *Listener) Addr() net.Addr { return l.inner.Addr() }
 
 // isClosed reports whether l's server is shutting down.
-func (l *Listener) isClosed() bool { return l.shutting.Load() }
+func (l *Listener) isClosed() bool { return l.closed.Load() }
 
 // conn records what its server reads until the server first writes, so that a connection closed
 // unanswered by a server that is shutting down can be replayed to its successor.
@@ -219,10 +214,7 @@ func (c *conn) Read(p []byte) (int, error) {
 	if len(c.replay) > 0 {
 		n := copy(p, c.replay)
 		c.replay = c.replay[n:]
-		if !c.wrote {
-			c.seen = append(c.seen, p[:n]...)
-			c.lateRead = c.owner != nil && c.owner.isClosed()
-		}
+		c.record(p[:n])
 		c.mu.Unlock()
 		return n, nil
 	}
@@ -230,31 +222,35 @@ func (c *conn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 {
 		c.mu.Lock()
-		if !c.wrote {
-			c.seen = append(c.seen, p[:n]...)
-			c.lateRead = c.owner != nil && c.owner.isClosed()
-		}
+		c.record(p[:n])
 		c.mu.Unlock()
 	}
 	return n, err
 }
 
-func (c *conn) Write(p []byte) (int, error) {
-	c.mu.Lock()
+// record keeps b, read by this server, while it has answered nothing. c.mu is held.
+func (c *conn) record(b []byte) {
 	if !c.wrote {
-		c.wrote, c.seen = true, nil
+		c.seen = append(c.seen, b...)
+		c.lateRead = c.owner != nil && c.owner.isClosed()
 	}
+}
+
+// answered notes that this server wrote on the connection: it is never handed over from now on.
+func (c *conn) answered() {
+	c.mu.Lock()
+	c.wrote, c.seen = true, nil
 	c.mu.Unlock()
+}
+
+func (c *conn) Write(p []byte) (int, error) {
+	c.answered()
 	return c.Conn.Write(p)
 }
 
 // ReadFrom keeps sendfile/splice for file servers: it is a write.
 func (c *conn) ReadFrom(r io.Reader) (int64, error) {
-	c.mu.Lock()
-	if !c.wrote {
-		c.wrote, c.seen = true, nil
-	}
-	c.mu.Unlock()
+	c.answered()
 	if rf, ok := c.Conn.(io.ReaderFrom); ok {
 		return rf.ReadFrom(r)
 	}

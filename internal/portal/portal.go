@@ -509,11 +509,7 @@ func (p *Portal) rand() io.Reader {
 
 // providerFail maps a provider error to its page or JSON code.
 func (p *Portal) providerFail(w http.ResponseWriter, r *http.Request, name, rd string, err error) {
-	code := providers.CodeUnavailable
-	var pe *providers.Error
-	if errors.As(err, &pe) {
-		code = pe.Code
-	}
+	code := providerCode(err)
 	p.Logger.Warn("provider error", zap.String("event", "login_failed"), zap.String("provider", name), zap.String("reason", code), zap.Error(err))
 	retry := Prefix + "login?" + url.Values{"provider": {name}, "rd": {rd}}.Encode()
 	p.writeFail(w, r, code, retry)
@@ -669,4 +665,14 @@ func acceptedProviders(pol *policy.Policy, order []string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// providerCode is the stable error code of a provider call's error (providers.Error), or
+// provider_unavailable for anything else (timeouts, transport errors).
+func providerCode(err error) string {
+	var pe *providers.Error
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return providers.CodeUnavailable
 }

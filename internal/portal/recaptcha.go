@@ -5,10 +5,8 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"net/http"
 
-	"github.com/idgate/idgate/providers"
 	"github.com/idgate/idgate/providers/recaptcha"
 	"go.uber.org/zap"
 )
@@ -131,12 +129,4 @@ func (p *Portal) recaptchaVerify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.steppedUp(w, r, s, "recaptcha", rd, nil)
-}
-
-func providerCode(err error) string {
-	var pe *providers.Error
-	if errors.As(err, &pe) {
-		return pe.Code
-	}
-	return providers.CodeUnavailable
 }

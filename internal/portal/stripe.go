@@ -12,7 +12,6 @@ import (
 
 	"github.com/idgate/idgate/internal/identity"
 	"github.com/idgate/idgate/internal/session"
-	"github.com/idgate/idgate/providers"
 	"github.com/idgate/idgate/providers/stripeid"
 	"go.uber.org/zap"
 )
@@ -37,7 +36,6 @@ func (p *Portal) stripeEnabled() bool { return p.Verify != nil && p.Verify.Strip
 // stripeStart serves POST /.idgate/verify/stripe/start (form or JSON with rd): it creates a
 // VerificationSession bound to this idgate session and sends the browser to Stripe's page.
 func (p *Portal) stripeStart(w http.ResponseWriter, r *http.Request) {
-	l := lang(r)
 	if !SameOrigin(r) {
 		p.writeFail(w, r, "cross_origin", "")
 		return
@@ -66,11 +64,7 @@ func (p *Portal) stripeStart(w http.ResponseWriter, r *http.Request) {
 	vs, err := p.Verify.Stripe.Client.Create(ctx, ref, map[string]string{"idgate_ref": ref, "idgate_subject_hash": p.SubjectHash(s.Subject)},
 		origin(r)+Prefix+"verify/stripe/return")
 	if err != nil {
-		code := providers.CodeUnavailable
-		var pe *providers.Error
-		if errors.As(err, &pe) {
-			code = pe.Code
-		}
+		code := providerCode(err)
 		p.Logger.Warn("verification error", zap.String("event", "verification_failed"), zap.String("provider", "stripe_identity"), zap.String("reason", code), zap.Error(err))
 		p.writeFail(w, r, code, Prefix+"verify?"+url.Values{"need": {"document"}, "rd": {rd}}.Encode())
 		return
@@ -83,7 +77,6 @@ func (p *Portal) stripeStart(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"url": vs.URL, "verification_session": vs.ID})
 		return
 	}
-	_ = l
 	http.Redirect(w, r, vs.URL, http.StatusSeeOther)
 }
 
@@ -97,21 +90,16 @@ func (p *Portal) stripeReturn(w http.ResponseWriter, r *http.Request) {
 		p.writeFail(w, r, "login_required", "/")
 		return
 	}
-	ids := p.pendingList(r.Context(), "vs", s.ID)
-	if len(ids) == 0 {
-		// Already finished (by the webhook, or another tab): use the record.
-		if ns := p.refreshFromRecord(r.Context(), s); ns != nil {
-			p.setSession(w, r, ns)
-			http.Redirect(w, r, "/", http.StatusFound)
-			return
-		}
-		p.renderProblem(w, r, "verification_unknown", "", Prefix+"verify?need=document")
-		return
-	}
-	id := ids[len(ids)-1]
-	data, ok, _ := p.States.Get(r.Context(), "vs:"+id)
+	var id string
 	var pend pending
-	if !ok || json.Unmarshal(data, &pend) != nil {
+	found := false
+	if ids := p.pendingList(r.Context(), "vs", s.ID); len(ids) > 0 {
+		id = ids[len(ids)-1]
+		data, ok, _ := p.States.Get(r.Context(), "vs:"+id)
+		found = ok && json.Unmarshal(data, &pend) == nil
+	}
+	if !found {
+		// Already finished (by the webhook, or another tab): use the record.
 		if ns := p.refreshFromRecord(r.Context(), s); ns != nil {
 			p.setSession(w, r, ns)
 			http.Redirect(w, r, "/", http.StatusFound)
@@ -125,11 +113,7 @@ func (p *Portal) stripeReturn(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	vs, err := p.Verify.Stripe.Client.Retrieve(ctx, id)
 	if err != nil {
-		code := providers.CodeUnavailable
-		var pe *providers.Error
-		if errors.As(err, &pe) {
-			code = pe.Code
-		}
+		code := providerCode(err)
 		p.renderProblem(w, r, code, "", retry)
 		return
 	}

@@ -3,7 +3,6 @@ package portal
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -14,7 +13,6 @@ import (
 	"github.com/idgate/idgate/internal/identity"
 	"github.com/idgate/idgate/internal/session"
 	"github.com/idgate/idgate/internal/store"
-	"github.com/idgate/idgate/providers"
 	"github.com/idgate/idgate/providers/portone"
 	"go.uber.org/zap"
 )
@@ -296,11 +294,7 @@ func (p *Portal) acceptPortOne(ctx context.Context, r *http.Request, s *session.
 	}
 	iv, err := p.Verify.PortOne.Client.IdentityVerification(ctx, id)
 	if err != nil {
-		code := providers.CodeUnavailable
-		var pe *providers.Error
-		if errors.As(err, &pe) {
-			code = pe.Code
-		}
+		code := providerCode(err)
 		p.Logger.Warn("verification error", zap.String("event", "verification_failed"), zap.String("provider", "portone"), zap.String("reason", code), zap.Error(err))
 		return nil, "", code, ""
 	}
