@@ -45,6 +45,14 @@ type problem struct {
 	retry  bool
 }
 
+// problemOf returns code and its problem, or bad_response's for a code the table does not know.
+func problemOf(code string) (string, problem) {
+	if pr, ok := problems[code]; ok {
+		return code, pr
+	}
+	return "bad_response", problems["bad_response"]
+}
+
 var problems = map[string]problem{
 	"login_required": {401, msg{"로그인이 필요합니다", "Please log in"},
 		msg{"이 페이지는 로그인한 사용자만 볼 수 있습니다.", "This page is only for signed-in users."},

@@ -419,14 +419,24 @@ func (p *Portal) totpConfirm(w http.ResponseWriter, r *http.Request) {
 	p.steppedUp(w, r, s, "totp", rd, map[string]any{"recovery_codes": codes})
 }
 
-// totpVerify serves POST /.idgate/mfa/totp/verify.
-func (p *Portal) totpVerify(w http.ResponseWriter, r *http.Request) {
+// totpAttempt is mfaAttempt for someone with a confirmed TOTP authenticator; anyone else gets
+// totp_not_enrolled.
+func (p *Portal) totpAttempt(w http.ResponseWriter, r *http.Request) (*session.Session, *store.Record, string, bool) {
 	s, rec, rd, ok := p.mfaAttempt(w, r)
 	if !ok {
-		return
+		return nil, nil, "", false
 	}
 	if rec.TOTP == nil || !rec.TOTP.Confirmed {
 		p.renderMFA(w, r, 0, s, rec, rd, "totp_not_enrolled", "", "")
+		return nil, nil, "", false
+	}
+	return s, rec, rd, true
+}
+
+// totpVerify serves POST /.idgate/mfa/totp/verify.
+func (p *Portal) totpVerify(w http.ResponseWriter, r *http.Request) {
+	s, rec, rd, ok := p.totpAttempt(w, r)
+	if !ok {
 		return
 	}
 	secret, err := p.MFA.Secrets.Open(rec.TOTP.Secret, []byte(s.Subject))
@@ -454,12 +464,8 @@ func (p *Portal) totpVerify(w http.ResponseWriter, r *http.Request) {
 
 // recoveryVerify serves POST /.idgate/mfa/recovery: a recovery code, used once.
 func (p *Portal) recoveryVerify(w http.ResponseWriter, r *http.Request) {
-	s, rec, rd, ok := p.mfaAttempt(w, r)
+	s, rec, rd, ok := p.totpAttempt(w, r)
 	if !ok {
-		return
-	}
-	if rec.TOTP == nil || !rec.TOTP.Confirmed {
-		p.renderMFA(w, r, 0, s, rec, rd, "totp_not_enrolled", "", "")
 		return
 	}
 	sum := sha256.Sum256([]byte(normalizeRecovery(r.FormValue("code"))))

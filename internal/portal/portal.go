@@ -529,10 +529,7 @@ func (p *Portal) fail(w http.ResponseWriter, r *http.Request, code, rd string, e
 
 func (p *Portal) writeFail(w http.ResponseWriter, r *http.Request, code, retry string) {
 	l := lang(r)
-	pr, ok := problems[code]
-	if !ok {
-		code, pr = "bad_response", problems["bad_response"]
-	}
+	code, pr := problemOf(code)
 	if !pr.retry {
 		retry = ""
 	}

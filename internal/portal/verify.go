@@ -455,10 +455,7 @@ func (p *Portal) loadRecord(ctx context.Context, id *identity.Identity) {
 }
 
 func (p *Portal) writeVerifyProblem(w http.ResponseWriter, r *http.Request, code, detail, l string) {
-	pr, ok := problems[code]
-	if !ok {
-		code, pr = "bad_response", problems["bad_response"]
-	}
+	code, pr := problemOf(code)
 	body := map[string]any{"code": code, "message": pr.what.in(l), "action": pr.todo.in(l), "retryable": pr.retry}
 	if detail != "" {
 		body["detail"] = detail
@@ -468,10 +465,7 @@ func (p *Portal) writeVerifyProblem(w http.ResponseWriter, r *http.Request, code
 
 func (p *Portal) renderProblem(w http.ResponseWriter, r *http.Request, code, detail, retry string) {
 	l := lang(r)
-	pr, ok := problems[code]
-	if !ok {
-		code, pr = "bad_response", problems["bad_response"]
-	}
+	code, pr := problemOf(code)
 	if !pr.retry {
 		retry = ""
 	}
