@@ -158,6 +158,9 @@ type StoreConfig struct {
 	// RevocationPoll bounds how long another instance may still accept a logged-out session
 	// if a published revocation is missed. Default: 5s.
 	RevocationPoll caddy.Duration `json:"revocation_poll,omitempty"`
+	// Timeout bounds each Redis command (retried once on a fresh connection), so a slow Redis
+	// fails closed instead of hanging logins and code checks. Default: 1s.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
 }
 
 // MFAConfig configures step-up.
@@ -392,7 +395,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("idgate: unknown store %q (redis)", sc.Kind)
 		}
 		rs, err := redisstore.New(redisstore.Options{URL: sc.URL, Address: sc.Address, Username: sc.Username, Password: sc.Password,
-			DB: sc.DB, TLS: sc.TLS, Prefix: sc.Prefix})
+			DB: sc.DB, TLS: sc.TLS, Prefix: sc.Prefix, Timeout: time.Duration(sc.Timeout)})
 		if err != nil {
 			return fmt.Errorf("idgate: store: %w", err)
 		}

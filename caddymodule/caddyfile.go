@@ -110,6 +110,7 @@ func parseDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			tls
 //			prefix <prefix>
 //			revocation_poll <duration>
+//			timeout <duration>
 //		}
 //		records_dir <dir>
 //		bind_ci
@@ -314,7 +315,7 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 					return nil
 				}},
 				sub{"tls", func() error { sc.TLS = true; return nil }},
-				str(d, "prefix", &sc.Prefix), dur(d, "revocation_poll", &sc.RevocationPoll))
+				str(d, "prefix", &sc.Prefix), dur(d, "revocation_poll", &sc.RevocationPoll), dur(d, "timeout", &sc.Timeout))
 			if err != nil {
 				return nil, err
 			}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -205,6 +207,8 @@ func TestRedisOutageFailsClosedAndRecovers(t *testing.T) {
 	user := freshNaverUser(t)
 	br := newBrowser(t)
 	loginAt(t, br, a.base, user, "/members/x")
+	// Load on the valid session runs through the whole outage and the recovery.
+	stopLoad := backgroundLoad(a.base+"/members/x", br.sessionCookie())
 	stop()
 	// Valid sessions keep working: the hot path never asks Redis.
 	for i := 0; i < 20; i++ {
@@ -234,6 +238,158 @@ func TestRedisOutageFailsClosedAndRecovers(t *testing.T) {
 	loginAt(t, other, a.base, user, "/members/x")
 	if s := statusAt(t, other, a.base+"/members/x"); s != 200 {
 		t.Fatalf("login after recovery: %d", s)
+	}
+	sent, failures := stopLoad()
+	if len(failures) > 0 || sent < 50 {
+		t.Fatalf("load on a valid session through the outage: %d sent, failures %v", sent, failures)
+	}
+	t.Logf("%d requests on a valid session during the outage and recovery, none failed", sent)
+}
+
+// A slow Redis (answering nothing) is an outage too: new logins fail closed with
+// store_unavailable within two store command timeouts (1 s, retried once) instead of hanging,
+// valid sessions stay fast, and everything recovers when Redis answers again.
+func TestSlowRedisFailsClosedWithinItsTimeout(t *testing.T) {
+	redisAddr, _ := storetest.Redis(t)
+	proxy := newStallProxy(t, redisAddr)
+	a := startInstance(t, proxy.addr, t.TempDir())
+	br := newBrowser(t)
+	loginAt(t, br, a.base, freshNaverUser(t), "/members/x")
+	stopLoad := backgroundLoad(a.base+"/members/x", br.sessionCookie())
+
+	proxy.stall(true)
+	other := newBrowser(t)
+	start := time.Now()
+	resp, body := other.do("GET", a.base+"/.idgate/login?provider=naver&rd=/members/x", map[string]string{"Accept": "application/json"}, nil)
+	took := time.Since(start)
+	if m := decodeJSON(t, body); resp.StatusCode != 503 || m["code"] != "store_unavailable" {
+		t.Fatalf("login with Redis stalled: %d %v", resp.StatusCode, m)
+	}
+	// One command: its 1 s timeout, and once more on a fresh connection (go-redis retries once).
+	if took > 3*time.Second {
+		t.Fatalf("login with Redis stalled took %v; the bound is two store timeouts (2 s) and some slack", took)
+	}
+	for i := 0; i < 20; i++ {
+		start := time.Now()
+		if s := statusAt(t, br, a.base+"/members/x"); s != 200 {
+			t.Fatalf("valid session refused while Redis is slow: %d", s)
+		}
+		if d := time.Since(start); d > 500*time.Millisecond {
+			t.Fatalf("a valid session waited %v on a slow Redis", d)
+		}
+	}
+
+	proxy.stall(false)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, _ := other.do("GET", a.base+"/.idgate/login?provider=naver&rd=/members/x", map[string]string{"Accept": "application/json"}, nil)
+		if resp.StatusCode == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no recovery after Redis answered again: %d", resp.StatusCode)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	sent, failures := stopLoad()
+	if len(failures) > 0 || sent < 50 {
+		t.Fatalf("load on a valid session while Redis was slow: %d sent, failures %v", sent, failures)
+	}
+	t.Logf("login failed closed in %v; %d requests on a valid session meanwhile, none failed", took.Round(time.Millisecond), sent)
+}
+
+// backgroundLoad requests u with cookie c, one request at a time, until the returned function is
+// called; that function reports how many were sent and what failed.
+func backgroundLoad(u string, c *http.Cookie) func() (int, []string) {
+	done := make(chan struct{})
+	var sent int
+	var failures []string
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		client := &http.Client{Timeout: 5 * time.Second}
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			req, _ := http.NewRequest("GET", u, nil)
+			req.Header.Set("Accept", "application/json")
+			req.AddCookie(c)
+			resp, err := client.Do(req)
+			sent++
+			if err != nil {
+				failures = append(failures, err.Error())
+				continue
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				failures = append(failures, fmt.Sprint(resp.StatusCode))
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	return func() (int, []string) {
+		close(done)
+		<-finished
+		return sent, failures
+	}
+}
+
+// stallProxy forwards TCP to a Redis server and, while stalled, forwards nothing (a Redis that
+// has stopped answering: overloaded, paused or cut off by the network).
+type stallProxy struct {
+	addr    string
+	stalled atomic.Bool
+}
+
+func newStallProxy(t *testing.T, target string) *stallProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	p := &stallProxy{addr: ln.Addr().String()}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go p.pipe(c, u)
+			go p.pipe(u, c)
+		}
+	}()
+	return p
+}
+
+func (p *stallProxy) stall(on bool) { p.stalled.Store(on) }
+
+func (p *stallProxy) pipe(dst, src net.Conn) {
+	defer dst.Close()
+	defer src.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		for p.stalled.Load() {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
 	}
 }
 

@@ -271,7 +271,13 @@ func (p *Portal) login(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, "provider_not_accepted", rd, nil)
 		return
 	}
-	if !p.allowLogin(r) {
+	allowed, err := p.allowLogin(r)
+	if err != nil {
+		// The store is down or slow: it cannot keep this login's state either.
+		p.fail(w, r, "store_unavailable", rd, err)
+		return
+	}
+	if !allowed {
 		p.Logger.Warn("login rate exceeded", zap.String("event", "login_rate_limited"))
 		w.Header().Set("Retry-After", "600")
 		p.fail(w, r, "too_many_logins", rd, nil)
@@ -325,17 +331,22 @@ func (p *Portal) login(w http.ResponseWriter, r *http.Request) {
 
 // allowLogin counts a login start for the client address. Why: each start keeps an OAuth state
 // server-side for 10 minutes; without a bound one client could fill the store.
-func (p *Portal) allowLogin(r *http.Request) bool {
+// A store failure is returned: the login could not keep its state anyway, and failing here
+// spares a second store timeout.
+func (p *Portal) allowLogin(r *http.Request) (bool, error) {
 	limit := p.LoginRate
 	if limit < 0 {
-		return true
+		return true, nil
 	}
 	if limit == 0 {
 		limit = 300
 	}
 	host := ClientIP(r)
 	n, err := p.States.Incr(r.Context(), "loginrate:"+host, p.stateTTL())
-	return err != nil || n <= int64(limit) // a store failure is reported when the state is stored
+	if err != nil {
+		return false, err
+	}
+	return n <= int64(limit), nil
 }
 
 type clientIPKey struct{}
