@@ -14,9 +14,12 @@ function idgate_b64url_decode(string $s): string {
     return base64_decode(strtr($s, '-_', '+/') . str_repeat('=', (4 - strlen($s) % 4) % 4));
 }
 
-function idgate_jwks(string $url): array {
+// The JWKS, cached for 5 minutes in the temp dir. $refresh (an unknown kid: keys rotate) fetches
+// it again unless the cached copy is under 10 seconds old, so forged kids cannot hammer idgate.
+function idgate_jwks(string $url, bool $refresh = false): array {
     $cache = sys_get_temp_dir() . '/idgate-jwks-' . md5($url) . '.json';
-    if (is_file($cache) && filemtime($cache) > time() - 300) {
+    $age = is_file($cache) ? time() - filemtime($cache) : PHP_INT_MAX;
+    if ($age < 10 || ($age < 300 && !$refresh)) {
         return json_decode(file_get_contents($cache), true) ?: [];
     }
     $ctx = stream_context_create(['http' => ['timeout' => 5]]);
@@ -24,6 +27,13 @@ function idgate_jwks(string $url): array {
     if ($body === false) return [];
     file_put_contents($cache, $body, LOCK_EX);
     return json_decode($body, true) ?: [];
+}
+
+function idgate_find_key(array $jwks, ?string $kid): ?array {
+    foreach ($jwks['keys'] ?? [] as $k) {
+        if (($k['kid'] ?? '') === $kid && ($k['kty'] ?? '') === 'EC') return $k;
+    }
+    return null;
 }
 
 // An EC P-256 JWK as a PEM public key (SubjectPublicKeyInfo).
@@ -50,10 +60,8 @@ function idgate_verify(string $jwt, string $jwksUrl, string $iss, string $aud): 
     $header = json_decode(idgate_b64url_decode($parts[0]), true);
     $claims = json_decode(idgate_b64url_decode($parts[1]), true);
     if (!is_array($header) || !is_array($claims) || ($header['alg'] ?? '') !== 'ES256') return null;
-    $key = null;
-    foreach ((idgate_jwks($jwksUrl)['keys'] ?? []) as $k) {
-        if (($k['kid'] ?? '') === ($header['kid'] ?? null) && ($k['kty'] ?? '') === 'EC') $key = $k;
-    }
+    $kid = is_string($header['kid'] ?? null) ? $header['kid'] : null;
+    $key = idgate_find_key(idgate_jwks($jwksUrl), $kid) ?? idgate_find_key(idgate_jwks($jwksUrl, true), $kid);
     if ($key === null) return null;
     $ok = openssl_verify($parts[0] . '.' . $parts[1], idgate_es256_der(idgate_b64url_decode($parts[2])),
         idgate_ec_pem($key), OPENSSL_ALGO_SHA256);
