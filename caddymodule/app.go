@@ -27,6 +27,7 @@ import (
 	"github.com/idgate/idgate/internal/assertion"
 	"github.com/idgate/idgate/internal/audit"
 	"github.com/idgate/idgate/internal/gate"
+	"github.com/idgate/idgate/internal/hotmap"
 	"github.com/idgate/idgate/internal/keys"
 	"github.com/idgate/idgate/internal/portal"
 	"github.com/idgate/idgate/internal/session"
@@ -248,7 +249,10 @@ func (App) CaddyModule() caddy.ModuleInfo {
 }
 
 // sharedState is the state that must survive a config reload: OAuth states in flight and revocations.
-type sharedState struct{ *memory.Store }
+type sharedState struct {
+	*memory.Store
+	revoked *hotmap.Map[string, struct{}] // revoked session ids, each until its session's end
+}
 
 func (sharedState) Destruct() error { return nil }
 
@@ -411,19 +415,19 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.poolKey = "idgate.state"
 		storage := ctx.Storage()
 		v, _, err := pool.LoadOrNew(a.poolKey, func() (caddy.Destructor, error) {
-			m := memory.New()
+			revoked := hotmap.New[string, struct{}](time.Minute)
 			// A fresh process: bring back the revocations made before the restart.
-			if err := loadRevocations(storage, m, time.Now()); err != nil {
+			if err := loadRevocations(storage, revoked, time.Now()); err != nil {
 				return nil, err
 			}
-			return sharedState{m}, nil
+			return sharedState{memory.New(), revoked}, nil
 		})
 		if err != nil {
 			return err
 		}
-		mem := v.(sharedState).Store
-		a.states = mem
-		rev = revocations{m: mem, storage: storage}
+		shared := v.(sharedState)
+		a.states = shared.Store
+		rev = revocations{view: shared.revoked, storage: storage}
 	}
 
 	a.sessions, err = session.NewManager(sessionKeys, time.Duration(sc.IdleTimeout), time.Duration(sc.Lifetime), rev)
@@ -827,30 +831,31 @@ func (a *App) Cleanup() error {
 // request costs a map lookup. Each revocation is also written to Caddy's storage, so a restart
 // (or another instance provisioning on the same storage) does not bring a logged-out session back.
 type revocations struct {
-	m       *memory.Store
+	view    *hotmap.Map[string, struct{}]
 	storage certmagic.Storage
 }
 
 const revokedPrefix = "idgate/revoked"
 
-func (r revocations) Revoked(id string) bool { return r.m.Has("revoked:" + id) }
+func (r revocations) Revoked(id string, now time.Time) bool {
+	_, ok := r.view.Get(id, now)
+	return ok
+}
 
 func (r revocations) Revoke(ctx context.Context, id string, until time.Time) error {
-	ttl := time.Until(until)
-	if ttl <= 0 {
+	now := time.Now()
+	if !until.After(now) {
 		return nil
 	}
-	if err := r.m.Put(ctx, "revoked:"+id, []byte{1}, ttl); err != nil {
-		return err
-	}
+	r.view.Set(id, struct{}{}, until, now)
 	if err := r.storage.Store(ctx, revokedPrefix+"/"+id, []byte(strconv.FormatInt(until.Unix(), 10))); err != nil {
 		return fmt.Errorf("idgate: persisting revocation: %w", err)
 	}
 	return nil
 }
 
-// loadRevocations reads persisted revocations into m and deletes the expired ones.
-func loadRevocations(st certmagic.Storage, m *memory.Store, now time.Time) error {
+// loadRevocations reads persisted revocations into view and deletes the expired ones.
+func loadRevocations(st certmagic.Storage, view *hotmap.Map[string, struct{}], now time.Time) error {
 	ctx := context.Background()
 	keys, err := st.List(ctx, revokedPrefix, false)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -870,7 +875,7 @@ func loadRevocations(st certmagic.Storage, m *memory.Store, now time.Time) error
 			_ = st.Delete(ctx, k)
 			continue
 		}
-		m.Put(ctx, "revoked:"+id, []byte{1}, time.Unix(until, 0).Sub(now))
+		view.Set(id, struct{}{}, time.Unix(until, 0), now)
 	}
 	return nil
 }

@@ -16,10 +16,10 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/idgate/idgate/internal/hotmap"
 	"github.com/idgate/idgate/internal/keys"
 )
 
@@ -32,10 +32,7 @@ type Issuer struct {
 	method jwt.SigningMethod
 	priv   crypto.Signer
 	jwks   []byte
-
-	mu        sync.RWMutex
-	cache     map[Key]cached
-	lastSweep time.Time
+	cache  *hotmap.Map[Key, cached] // until half the assertion's lifetime
 }
 
 // NewIssuer returns an Issuer signing with signing[0]. signing MUST be newest first.
@@ -46,7 +43,9 @@ func NewIssuer(signing []keys.SigningKey, ttl time.Duration) (*Issuer, error) {
 	if ttl <= 0 {
 		ttl = 5 * time.Minute
 	}
-	iss := &Issuer{TTL: ttl, cache: map[Key]cached{}}
+	// Entries are dropped once they could no longer be served, at most every half lifetime, so
+	// the cache holds only the assertions of recently active sessions.
+	iss := &Issuer{TTL: ttl, cache: hotmap.New[Key, cached](ttl / 2)}
 	set := JWKS{Keys: []JWK{}}
 	for i, k := range signing {
 		s, err := k.Signer()
@@ -93,7 +92,6 @@ func (i *Issuer) Sign(claims jwt.MapClaims) (string, error) {
 type cached struct {
 	token string
 	exp   time.Time
-	fresh time.Time // re-sign after this instant
 }
 
 // Key identifies one cached assertion. Its fields are compared, never concatenated, so that a
@@ -108,10 +106,7 @@ type Key struct {
 // Assertion returns a signed assertion for k, calling build for the claims, issuer and audience
 // only when no fresh one is cached. It sets iss, aud, iat and exp.
 func (i *Issuer) Assertion(k Key, now time.Time, build func() (claims jwt.MapClaims, issuer, audience string)) (string, time.Time, error) {
-	i.mu.RLock()
-	c, ok := i.cache[k]
-	i.mu.RUnlock()
-	if ok && now.Before(c.fresh) {
+	if c, ok := i.cache.Get(k, now); ok {
 		return c.token, c.exp, nil
 	}
 	claims, issuer, audience := build()
@@ -124,27 +119,9 @@ func (i *Issuer) Assertion(k Key, now time.Time, build func() (claims jwt.MapCla
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	i.mu.Lock()
-	i.cache[k] = cached{token: tok, exp: exp, fresh: now.Add(i.TTL / 2)}
-	// Entries are dropped once they could no longer be served, at most every half lifetime, so
-	// the cache holds only the assertions of recently active sessions.
-	if now.Sub(i.lastSweep) >= i.TTL/2 {
-		for key, e := range i.cache {
-			if !now.Before(e.fresh) {
-				delete(i.cache, key)
-			}
-		}
-		i.lastSweep = now
-	}
-	i.mu.Unlock()
+	// Served until half its lifetime, then signed anew.
+	i.cache.Set(k, cached{token: tok, exp: exp}, now.Add(i.TTL/2), now)
 	return tok, exp, nil
-}
-
-// cachedCount reports how many assertions the cache holds (for tests).
-func (i *Issuer) cachedCount() int {
-	i.mu.RLock()
-	defer i.mu.RUnlock()
-	return len(i.cache)
 }
 
 // JWKS is a JSON Web Key Set.

@@ -95,12 +95,12 @@ func TestAssertionCacheIsSwept(t *testing.T) {
 	for n := 0; n < 100; n++ {
 		i.Assertion(Key{Session: fmt.Sprint(n)}, now, build)
 	}
-	if got := i.cachedCount(); got != 100 {
+	if got := i.cache.Len(); got != 100 {
 		t.Fatalf("cached %d, want 100", got)
 	}
 	later := now.Add(i.TTL/2 + time.Second)
 	i.Assertion(Key{Session: "new"}, later, build)
-	if got := i.cachedCount(); got != 1 {
+	if got := i.cache.Len(); got != 1 {
 		t.Fatalf("after half the lifetime the cache holds %d assertions, want only the new one", got)
 	}
 }

@@ -142,3 +142,23 @@ func TestStripOwnCookies(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDecideParallel is BenchmarkDecide from every core at once, as under load: shared
+// caches and counters must not make requests wait for each other.
+func BenchmarkDecideParallel(b *testing.B) {
+	g, cookie := newGate(b, 1000)
+	now := time.Now()
+	fw := g.Policies.ForwardedHeaders()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		r := httptest.NewRequest("GET", "http://shop.example/m/board/1", nil)
+		r.AddCookie(&http.Cookie{Name: session.CookieName, Value: cookie})
+		for pb.Next() {
+			StripIdentityHeaders(r.Header, fw)
+			if res := g.Decide(r, nil, now); !res.Decision.Met {
+				b.Fatal(res.Decision)
+			}
+		}
+	})
+}

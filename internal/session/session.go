@@ -22,8 +22,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/idgate/idgate/internal/hotmap"
 	"github.com/idgate/idgate/internal/identity"
-	"github.com/patrickmn/go-cache"
 )
 
 // Errors returned by Open. Callers treat all of them as "no session".
@@ -74,7 +74,7 @@ func (s *Session) CacheKey() string {
 // RevocationChecker reports whether a session ID was revoked. It MUST NOT do network I/O: it is
 // called on every request.
 type RevocationChecker interface {
-	Revoked(id string) bool
+	Revoked(id string, now time.Time) bool
 }
 
 // Manager opens and issues sessions.
@@ -89,7 +89,7 @@ type Manager struct {
 	Rand io.Reader
 
 	keys   atomic.Pointer[[]sealKey]
-	opened *cache.Cache
+	opened *hotmap.Map[string, *Session] // cookie value → session, for a minute
 }
 
 type sealKey struct {
@@ -102,7 +102,7 @@ func NewManager(keys []Key, idle, absolute time.Duration, rev RevocationChecker)
 	if len(keys) == 0 {
 		return nil, errors.New("session: no keys")
 	}
-	m := &Manager{Idle: idle, Absolute: absolute, Revocations: rev, opened: cache.New(time.Minute, 5*time.Minute)}
+	m := &Manager{Idle: idle, Absolute: absolute, Revocations: rev, opened: hotmap.New[string, *Session](time.Minute)}
 	if m.Idle <= 0 {
 		m.Idle = 24 * time.Hour
 	}
@@ -240,21 +240,19 @@ func (m *Manager) Open(r *http.Request, secure bool, now time.Time) (*Session, e
 	if value == "" {
 		return nil, ErrNoSession
 	}
-	var s *Session
-	if v, ok := m.opened.Get(value); ok {
-		s = v.(*Session)
-	} else {
+	s, ok := m.opened.Get(value, now)
+	if !ok {
 		var err error
 		if s, err = m.Unseal(name, value); err != nil {
 			return nil, err
 		}
-		m.opened.SetDefault(value, s)
+		m.opened.Set(value, s, now.Add(time.Minute), now)
 	}
 	t := now.Unix()
 	if t >= s.Expires || t-s.Seen > int64(m.Idle/time.Second) {
 		return nil, ErrExpired
 	}
-	if m.Revocations != nil && m.Revocations.Revoked(s.ID) {
+	if m.Revocations != nil && m.Revocations.Revoked(s.ID, now) {
 		return nil, ErrRevoked
 	}
 	return s, nil

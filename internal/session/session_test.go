@@ -13,7 +13,7 @@ import (
 
 type revoked map[string]bool
 
-func (r revoked) Revoked(id string) bool { return r[id] }
+func (r revoked) Revoked(id string, _ time.Time) bool { return r[id] }
 
 func newManager(t testing.TB, rev RevocationChecker, ks ...Key) *Manager {
 	t.Helper()

@@ -66,16 +66,16 @@ func TestRedisRevocationsReachOtherInstancesAndSurviveAnOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(2 * time.Second)
-	for !rb.Revoked("s1") && time.Now().Before(deadline) {
+	for !rb.Revoked("s1", time.Now()) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if !rb.Revoked("s1") {
+	if !rb.Revoked("s1", time.Now()) {
 		t.Fatal("revocation did not reach the other instance")
 	}
 	// Redis goes away: the local view keeps answering (no network on the hot path); revoking
 	// fails with ErrUnavailable.
 	stop()
-	if !rb.Revoked("s1") || rb.Revoked("s2") {
+	if !rb.Revoked("s1", time.Now()) || rb.Revoked("s2", time.Now()) {
 		t.Fatal("local view changed while Redis was down")
 	}
 	if err := ra.Revoke(ctx, "s3", time.Now().Add(time.Hour)); err == nil {

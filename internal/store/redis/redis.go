@@ -18,11 +18,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/idgate/idgate/internal/hotmap"
 	"github.com/idgate/idgate/internal/store"
 )
 
@@ -199,8 +199,7 @@ type Revocations struct {
 	// OnError is told about failures of the background loop (Redis down); it may be nil.
 	OnError func(error)
 
-	mu   sync.RWMutex
-	view map[string]int64 // id → until (unix)
+	view *hotmap.Map[string, struct{}] // revoked session ids, each until its session's end
 }
 
 // NewRevocations returns a revocation list on s. Call Run to keep its local view fresh.
@@ -208,21 +207,17 @@ func NewRevocations(s *Store, poll time.Duration) *Revocations {
 	if poll <= 0 {
 		poll = 5 * time.Second
 	}
-	return &Revocations{s: s, PollInterval: poll, view: map[string]int64{}}
+	return &Revocations{s: s, PollInterval: poll, view: hotmap.New[string, struct{}](time.Minute)}
 }
 
 // Revoked reports whether id is revoked, from the local view only (no network I/O).
-func (r *Revocations) Revoked(id string) bool {
-	r.mu.RLock()
-	until, ok := r.view[id]
-	r.mu.RUnlock()
-	return ok && until > time.Now().Unix()
+func (r *Revocations) Revoked(id string, now time.Time) bool {
+	_, ok := r.view.Get(id, now)
+	return ok
 }
 
 func (r *Revocations) remember(id string, until int64) {
-	r.mu.Lock()
-	r.view[id] = until
-	r.mu.Unlock()
+	r.view.Set(id, struct{}{}, time.Unix(until, 0), time.Now())
 }
 
 // Revoke records id as revoked until then, in Redis (sorted set and publish) and locally.
@@ -235,7 +230,7 @@ func (r *Revocations) Revoke(ctx context.Context, id string, until time.Time) er
 	return wrap(err)
 }
 
-// Sync reads every unexpired revocation into the local view and forgets expired ones.
+// Sync reads every unexpired revocation into the local view (expired ones leave it by themselves).
 func (r *Revocations) Sync(ctx context.Context) error {
 	now := time.Now().Unix()
 	key := r.s.k("revoked")
@@ -244,16 +239,9 @@ func (r *Revocations) Sync(ctx context.Context) error {
 	if err != nil {
 		return wrap(err)
 	}
-	r.mu.Lock()
-	for id, until := range r.view {
-		if until <= now {
-			delete(r.view, id)
-		}
-	}
 	for _, z := range zs {
-		r.view[z.Member.(string)] = int64(z.Score)
+		r.remember(z.Member.(string), int64(z.Score))
 	}
-	r.mu.Unlock()
 	return nil
 }
 
