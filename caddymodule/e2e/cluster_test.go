@@ -224,17 +224,7 @@ func TestRedisOutageFailsClosedAndRecovers(t *testing.T) {
 	}
 	// Redis returns: no restart needed.
 	storetest.RestartRedis(t, redisAddr)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		resp, _ := other.do("GET", a.base+"/.idgate/login?provider=naver&rd=/members/x", map[string]string{"Accept": "application/json"}, nil)
-		if resp.StatusCode == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no recovery after Redis returned: %d", resp.StatusCode)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitLoginStarts(t, other, a.base, 5*time.Second)
 	loginAt(t, other, a.base, user, "/members/x")
 	if s := statusAt(t, other, a.base+"/members/x"); s != 200 {
 		t.Fatalf("login after recovery: %d", s)
@@ -280,22 +270,29 @@ func TestSlowRedisFailsClosedWithinItsTimeout(t *testing.T) {
 	}
 
 	proxy.stall(false)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, _ := other.do("GET", a.base+"/.idgate/login?provider=naver&rd=/members/x", map[string]string{"Accept": "application/json"}, nil)
-		if resp.StatusCode == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no recovery after Redis answered again: %d", resp.StatusCode)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitLoginStarts(t, other, a.base, 10*time.Second)
 	sent, failures := stopLoad()
 	if len(failures) > 0 || sent < 50 {
 		t.Fatalf("load on a valid session while Redis was slow: %d sent, failures %v", sent, failures)
 	}
 	t.Logf("login failed closed in %v; %d requests on a valid session meanwhile, none failed", took.Round(time.Millisecond), sent)
+}
+
+// waitLoginStarts waits until a login can start again at base (the store is back), failing
+// after within.
+func waitLoginStarts(t *testing.T, b *browser, base string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		resp, _ := b.do("GET", base+"/.idgate/login?provider=naver&rd=/members/x", map[string]string{"Accept": "application/json"}, nil)
+		if resp.StatusCode == 200 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no recovery after Redis came back: %d", resp.StatusCode)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // backgroundLoad requests u with cookie c, one request at a time, until the returned function is
