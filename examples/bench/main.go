@@ -3,13 +3,15 @@
 // requires login, drives both with the same load generator and prints throughput, latency
 // percentiles and their ratio.
 //
-// Two measurements, each alternating bare and idgate for -rounds rounds (medians reported, so
-// that drift on a shared machine falls on both alike): throughput at saturation (-connections
-// connections) with the Caddy process's CPU time per request, and the latency of one request at a
-// time on one connection, where nothing queues.
+// Two measurements, each in -rounds paired rounds (bare and idgate back to back, in ABBA order so
+// that drift on a shared machine falls on both alike; medians reported): throughput at saturation
+// (-connections connections) with the Caddy process's CPU time per request, and the latency of one
+// request at a time on one connection, where nothing queues. The throughput ratio is the median of
+// the rounds' ratios. -aa measures bare against bare instead: the machine's noise floor.
 //
 //	go run ./examples/bench                      # wrk when installed, else the built-in generator
 //	go run ./examples/bench -duration 20s -connections 32 -generator builtin
+//	go run ./examples/bench -aa                  # how far apart two identical targets measure here
 package main
 
 import (
@@ -41,7 +43,8 @@ import (
 
 func main() {
 	duration := flag.Duration("duration", 10*time.Second, "load duration per target and round")
-	rounds := flag.Int("rounds", 3, "alternate bare and idgate this many times; medians are reported")
+	rounds := flag.Int("rounds", 5, "paired rounds of bare and idgate (ABBA order); medians are reported")
+	aa := flag.Bool("aa", false, "measure bare against bare (A/A) to see the noise floor of this machine")
 	latDuration := flag.Duration("latency-duration", 5*time.Second, "duration of each one-connection latency run")
 	conns := flag.Int("connections", 16, "concurrent connections")
 	gen := flag.String("generator", "auto", "wrk, builtin or auto")
@@ -108,31 +111,50 @@ http://:%d {
 	}
 	fmt.Printf("generator: %s, %d connections, %s per target, %d CPUs, GOMAXPROCS %d, wrk CPUs %q\n\n",
 		map[bool]string{true: "wrk", false: "built-in"}[useWrk], *conns, *duration, numCPU(), runtime.GOMAXPROCS(0), *wrkCPU)
-	run(bare, "")      // warm-up
+	gName := "Caddy + idgate (login)"
+	if *aa {
+		gated, gName = bare, "bare again (A/A)"
+	}
+	run(bare, cookie)  // warm-up
 	run(gated, cookie) // warm-up
-	// Rounds alternate bare and idgate so that drift on a shared machine (other tenants, heap
-	// growth, CPU frequency) falls on both alike; each figure is the median over the rounds.
+	// Each round measures both targets back to back, bare first in odd rounds and idgate first in
+	// even ones (ABBA), so that drift on a shared machine (other tenants, heap growth, CPU
+	// frequency) falls on both alike and the order favours neither; each figure is the median
+	// over the rounds, and the throughput ratio the median of the rounds' ratios.
 	var bs, gs []result
 	for i := 0; i < *rounds; i++ {
 		profile := *cpuprofile != "" && i == 0
-		bs = append(bs, measure(func() result { return run(bare, cookie) }, profile, *cpuprofile+".bare"))
-		gs = append(gs, measure(func() result { return run(gated, cookie) }, profile, *cpuprofile))
+		b := func() {
+			bs = append(bs, measure(func() result { return run(bare, cookie) }, profile, *cpuprofile+".bare"))
+		}
+		g := func() { gs = append(gs, measure(func() result { return run(gated, cookie) }, profile, *cpuprofile)) }
+		if i%2 == 0 {
+			b()
+			g()
+		} else {
+			g()
+			b()
+		}
 	}
 	b, g := median(bs), median(gs)
-	fmt.Printf("%-28s %12s %10s %10s %10s %14s\n", "target", "req/s", "p50", "p90", "p99", "CPU/request")
+	ratios := make([]float64, len(bs))
+	for i := range bs {
+		ratios[i] = gs[i].rps / bs[i].rps
+	}
+	fmt.Printf("%-28s %12s %10s %10s %10s %14s %11s\n", "target", "req/s", "p50", "p90", "p99", "CPU/request", "alloc/request")
 	for i := range bs {
 		bs[i].print(fmt.Sprintf("bare, round %d", i+1))
-		gs[i].print(fmt.Sprintf("idgate, round %d", i+1))
+		gs[i].print(fmt.Sprintf("%s, round %d", map[bool]string{false: "idgate", true: "A/A"}[*aa], i+1))
 	}
 	b.print("bare Caddy reverse_proxy")
-	g.print("Caddy + idgate (login)")
-	fmt.Printf("\nthroughput ratio idgate/bare: %.1f%% (rounds:", 100*g.rps/b.rps)
-	for i := range bs {
-		fmt.Printf(" %.1f%%", 100*gs[i].rps/bs[i].rps)
+	g.print(gName)
+	fmt.Printf("\nthroughput ratio %s/bare: %.1f%% (median of the rounds:", map[bool]string{false: "idgate", true: "bare"}[*aa], 100*medianOf(ratios))
+	for _, r := range ratios {
+		fmt.Printf(" %.1f%%", 100*r)
 	}
 	fmt.Printf(")\nadded latency at saturation: p50 %+v, p99 %+v\n", (g.p50 - b.p50).Round(time.Microsecond), (g.p99 - b.p99).Round(time.Microsecond))
 	if useWrk {
-		fmt.Printf("added CPU per request in the Caddy process (idgate, upstream included): %+v\n", (g.cpu - b.cpu).Round(100*time.Nanosecond))
+		fmt.Printf("added per request in the Caddy process (idgate, upstream included): CPU %+v, allocations %+.0f B\n", (g.cpu - b.cpu).Round(100*time.Nanosecond), g.alloc-b.alloc)
 	}
 
 	// At saturation latency is queueing: with a fixed number of connections it is the inverse of
@@ -146,14 +168,19 @@ http://:%d {
 	}
 	var bl, gl []result
 	for i := 0; i < *rounds; i++ {
-		bl = append(bl, one(bare))
-		gl = append(gl, one(gated))
+		if i%2 == 0 {
+			bl = append(bl, one(bare))
+			gl = append(gl, one(gated))
+		} else {
+			gl = append(gl, one(gated))
+			bl = append(bl, one(bare))
+		}
 	}
 	lb, lg := median(bl), median(gl)
 	fmt.Printf("\none connection, one request at a time, %s per target and round:\n", *latDuration)
 	fmt.Printf("%-28s %12s %10s %10s %10s\n", "target", "req/s", "p50", "p90", "p99")
 	lb.print("bare Caddy reverse_proxy")
-	lg.print("Caddy + idgate (login)")
+	lg.print(gName)
 	fmt.Printf("added latency per request: p50 %+v, p90 %+v, p99 %+v (rounds p99:", (lg.p50 - lb.p50).Round(time.Microsecond), (lg.p90 - lb.p90).Round(time.Microsecond), (lg.p99 - lb.p99).Round(time.Microsecond))
 	for i := range bl {
 		fmt.Printf(" %+v", (gl[i].p99 - bl[i].p99).Round(time.Microsecond))
@@ -173,10 +200,14 @@ func measure(f func() result, profile bool, file string) result {
 		pprof.StartCPUProfile(out)
 		defer pprof.StopCPUProfile()
 	}
-	before := cpuTime()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	before, allocs := cpuTime(), ms.TotalAlloc
 	r := f()
+	runtime.ReadMemStats(&ms)
 	if n := r.rps * r.dur.Seconds(); n > 0 {
 		r.cpu = time.Duration(float64(cpuTime()-before) / n)
+		r.alloc = float64(ms.TotalAlloc-allocs) / n
 	}
 	return r
 }
@@ -187,6 +218,15 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+func medianOf(v []float64) float64 {
+	v = append([]float64(nil), v...)
+	sort.Float64s(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
 // median takes each figure's median over the rounds.
 func median(rs []result) result {
 	pick := func(get func(result) float64) float64 {
@@ -194,11 +234,7 @@ func median(rs []result) result {
 		for i, r := range rs {
 			v[i] = get(r)
 		}
-		sort.Float64s(v)
-		if len(v)%2 == 1 {
-			return v[len(v)/2]
-		}
-		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+		return medianOf(v)
 	}
 	var m result
 	m.rps = pick(func(r result) float64 { return r.rps })
@@ -206,6 +242,7 @@ func median(rs []result) result {
 	m.p90 = time.Duration(pick(func(r result) float64 { return float64(r.p90) }))
 	m.p99 = time.Duration(pick(func(r result) float64 { return float64(r.p99) }))
 	m.cpu = time.Duration(pick(func(r result) float64 { return float64(r.cpu) }))
+	m.alloc = pick(func(r result) float64 { return r.alloc })
 	for _, r := range rs {
 		m.errors += r.errors
 	}
@@ -218,12 +255,13 @@ type result struct {
 	errors        int64
 	dur           time.Duration // how long the load ran
 	cpu           time.Duration // this process's CPU time per request
+	alloc         float64       // bytes this process allocated per request
 }
 
 func (r result) print(name string) {
 	fmt.Printf("%-28s %12.0f %10v %10v %10v", name, r.rps, r.p50.Round(time.Microsecond), r.p90.Round(time.Microsecond), r.p99.Round(time.Microsecond))
 	if r.cpu > 0 {
-		fmt.Printf(" %14v", r.cpu.Round(100*time.Nanosecond))
+		fmt.Printf(" %14v %9.0f B", r.cpu.Round(100*time.Nanosecond), r.alloc)
 	}
 	if r.errors > 0 {
 		fmt.Printf("  (%d errors)", r.errors)
