@@ -120,9 +120,13 @@ func (i *Issuer) Assertion(k Key, now time.Time, build func() (claims jwt.MapCla
 		return "", time.Time{}, err
 	}
 	// Served until half its lifetime, then signed anew.
-	i.cache.Set(k, cached{token: tok, exp: exp}, now.Add(i.TTL/2), now)
+	i.cache.Set(k, cached{token: tok, exp: exp}, i.Fresh(exp), now)
 	return tok, exp, nil
 }
+
+// Fresh returns until when an assertion expiring at exp is served from the cache (half its
+// lifetime), after which Assertion signs a new one.
+func (i *Issuer) Fresh(exp time.Time) time.Time { return exp.Add(-i.TTL / 2) }
 
 // JWKS is a JSON Web Key Set.
 type JWKS struct {

@@ -117,7 +117,8 @@ type Result struct {
 	Session *session.Session
 	// Cookie, when set, MUST be sent: a renewed idle timer or the deletion of a dead cookie.
 	Cookie *http.Cookie
-	// Headers to set on the upstream request (already stripped).
+	// Headers to set on the upstream request (already stripped). Shared with other requests of
+	// the same session: read only.
 	Headers [][2]string
 	// facts met, for Claim.
 	facts map[string]any
@@ -243,14 +244,38 @@ func safeHeaderValue(v string) bool {
 	return true
 }
 
+// forwarded is what forward last built for one opened session (kept in its session.Memo): the
+// next request of that session under the same policy, origin and signing key reuses it until the
+// assertion it carries is due to be signed anew, without the shared assertion cache. It is shared
+// by concurrent requests and never modified.
+type forwarded struct {
+	pol     *policy.Policy
+	issuer  *assertion.Issuer
+	host    string // the origin, when the assertion's issuer or audience derive from it
+	tls     bool
+	until   int64 // UnixNano; the shared cache serves the same assertion until then
+	headers [][2]string
+	facts   map[string]any
+}
+
 func (g *Gate) forward(r *http.Request, pol *policy.Policy, s *session.Session, now time.Time, res *Result) {
+	iss := g.CurrentIssuer()
+	byOrigin := g.Issuer == "" || g.Audience == ""
+	memo := s.Memo()
+	if memo != nil {
+		if f, _ := memo.Load().(*forwarded); f != nil && f.pol == pol && f.issuer == iss && now.UnixNano() < f.until &&
+			(!byOrigin || f.host == r.Host && f.tls == (r.TLS != nil)) {
+			res.Headers, res.facts = f.headers, f.facts
+			return
+		}
+	}
 	fs := facts(pol, s, res.Decision)
 	k := assertion.Key{Session: s.CacheKey(), Policy: pol.Name}
-	if g.Issuer == "" || g.Audience == "" {
+	if byOrigin {
 		// Issuer or audience default to the request's origin, which is then part of the key.
 		k.Host, k.TLS = r.Host, r.TLS != nil
 	}
-	tok, _, err := g.CurrentIssuer().Assertion(k, now, func() (jwt.MapClaims, string, string) {
+	tok, exp, err := iss.Assertion(k, now, func() (jwt.MapClaims, string, string) {
 		org := "http://" + r.Host
 		if r.TLS != nil {
 			org = "https://" + r.Host
@@ -288,6 +313,13 @@ func (g *Gate) forward(r *http.Request, pol *policy.Policy, s *session.Session, 
 		}
 	}
 	res.facts = fs
+	if memo != nil {
+		f := &forwarded{pol: pol, issuer: iss, until: iss.Fresh(exp).UnixNano(), headers: res.Headers, facts: fs}
+		if byOrigin {
+			f.host, f.tls = r.Host, r.TLS != nil
+		}
+		memo.Store(f)
+	}
 }
 
 // Claim returns a claim the upstream may see (the base claims, the facts the policy required and

@@ -61,7 +61,26 @@ type Session struct {
 	Version int64 `json:"v"`
 
 	cacheKey string // ID and Version, computed once when the cookie is opened
+	memo     *Memo  // set on sessions opened from a cookie, shared by every request presenting it
 }
+
+// Memo is a slot in which the caller of Open may remember work derived from an opened session
+// (the gate keeps the headers it last forwarded for it), so that the next request with the same
+// cookie finds it without a lookup in a shared cache. It lives as long as the session stays in
+// the cache of opened cookies (at most a minute) and is shared by the concurrent requests that
+// present that cookie: what is stored MUST be immutable and MUST NOT depend on anything but the
+// session and what the caller checks before using it.
+type Memo struct{ v atomic.Value }
+
+// Load returns what was last stored, or nil.
+func (m *Memo) Load() any { return m.v.Load() }
+
+// Store replaces the memo. Every Store of one Memo MUST use the same concrete type.
+func (m *Memo) Store(v any) { m.v.Store(v) }
+
+// Memo returns the session's memo, or nil when s was not opened from a cookie (a new or cloned
+// session).
+func (s *Session) Memo() *Memo { return s.memo }
 
 // CacheKey identifies this session version for caches: it changes whenever the identity does.
 func (s *Session) CacheKey() string {
@@ -246,6 +265,7 @@ func (m *Manager) Open(r *http.Request, secure bool, now time.Time) (*Session, e
 		if s, err = m.Unseal(name, value); err != nil {
 			return nil, err
 		}
+		s.memo = new(Memo)
 		m.opened.Set(value, s, now.Add(time.Minute), now)
 	}
 	t := now.Unix()
@@ -277,6 +297,7 @@ func cookieValue(r *http.Request, name string) string {
 func (s *Session) Clone() *Session {
 	c := *s
 	c.cacheKey = "" // the copy will change
+	c.memo = nil
 	c.AMR = append([]string(nil), s.AMR...)
 	if s.Claims != nil {
 		c.Claims = make(map[string]string, len(s.Claims))
