@@ -111,7 +111,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return next.ServeHTTP(w, r)
 	}
 	// One allocation carries the decision for the lazy placeholders and the header values.
-	al := &allowed{res: res}
+	al := &allowed{claims: res.Claims(), sub: res.Session.Subject}
 	vals := al.vals[:]
 	if len(res.Headers) > len(vals) {
 		vals = make([]string, len(res.Headers))
@@ -126,19 +126,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return next.ServeHTTP(w, r)
 }
 
-// allowed is what an allowed request keeps for its placeholders.
+// allowed is what an allowed request keeps for its placeholders (kept small: it is allocated
+// per request).
 type allowed struct {
-	res  gate.Result
-	vals [3]string
+	claims gate.Claims
+	sub    string
+	vals   [3]string
 }
 
 // placeholder resolves {http.auth.user.id} and {idgate.<claim>}.
 func (al *allowed) placeholder(key string) (any, bool) {
 	if key == "http.auth.user.id" {
-		return al.res.Session.Subject, true
+		return al.sub, true
 	}
 	if c, ok := strings.CutPrefix(key, "idgate."); ok {
-		v, _ := al.res.Claim(c)
+		v, _ := al.claims.Claim(c)
 		return v, true
 	}
 	return nil, false

@@ -152,9 +152,10 @@ http://:%d {
 	for _, r := range ratios {
 		fmt.Printf(" %.1f%%", 100*r)
 	}
-	fmt.Printf(")\nadded latency at saturation: p50 %+v, p99 %+v\n", (g.p50 - b.p50).Round(time.Microsecond), (g.p99 - b.p99).Round(time.Microsecond))
+	fmt.Printf(")\nadded latency at saturation: p50 %+v, p99 %+v\n", added(bs, gs, p50).Round(time.Microsecond), added(bs, gs, p99).Round(time.Microsecond))
 	if useWrk {
-		fmt.Printf("added per request in the Caddy process (idgate, upstream included): CPU %+v, allocations %+.0f B\n", (g.cpu - b.cpu).Round(100*time.Nanosecond), g.alloc-b.alloc)
+		fmt.Printf("added per request in the Caddy process (idgate, upstream included): CPU %+v, allocations %+.0f B\n",
+			added(bs, gs, func(r result) time.Duration { return r.cpu }).Round(100*time.Nanosecond), g.alloc-b.alloc)
 	}
 
 	// At saturation latency is queueing: with a fixed number of connections it is the inverse of
@@ -181,7 +182,7 @@ http://:%d {
 	fmt.Printf("%-28s %12s %10s %10s %10s\n", "target", "req/s", "p50", "p90", "p99")
 	lb.print("bare Caddy reverse_proxy")
 	lg.print(gName)
-	fmt.Printf("added latency per request: p50 %+v, p90 %+v, p99 %+v (rounds p99:", (lg.p50 - lb.p50).Round(time.Microsecond), (lg.p90 - lb.p90).Round(time.Microsecond), (lg.p99 - lb.p99).Round(time.Microsecond))
+	fmt.Printf("added latency per request: p50 %+v, p90 %+v, p99 %+v (rounds p99:", added(bl, gl, p50).Round(time.Microsecond), added(bl, gl, p90).Round(time.Microsecond), added(bl, gl, p99).Round(time.Microsecond))
 	for i := range bl {
 		fmt.Printf(" %+v", (gl[i].p99 - bl[i].p99).Round(time.Microsecond))
 	}
@@ -216,6 +217,20 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func p50(r result) time.Duration { return r.p50 }
+func p90(r result) time.Duration { return r.p90 }
+func p99(r result) time.Duration { return r.p99 }
+
+// added is the median over the rounds of what the second target adds to the first in each round
+// (rounds pair the targets back to back, so the difference within a round is the least noisy).
+func added(bs, gs []result, get func(result) time.Duration) time.Duration {
+	d := make([]float64, len(bs))
+	for i := range bs {
+		d[i] = float64(get(gs[i]) - get(bs[i]))
+	}
+	return time.Duration(medianOf(d))
 }
 
 func medianOf(v []float64) float64 {

@@ -325,18 +325,33 @@ func (g *Gate) forward(r *http.Request, pol *policy.Policy, s *session.Session, 
 // Claim returns a claim the upstream may see (the base claims, the facts the policy required and
 // the claims it lists), for placeholders. It is computed on demand, so requests whose
 // configuration uses no placeholder pay nothing.
-func (res *Result) Claim(name string) (string, bool) {
-	if res.Session == nil || res.Policy == nil {
+func (res *Result) Claim(name string) (string, bool) { return res.Claims().Claim(name) }
+
+// Claims returns what Claim needs, small enough to keep per request for lazy placeholders.
+func (res *Result) Claims() Claims {
+	return Claims{pol: res.Policy, s: res.Session, facts: res.facts}
+}
+
+// Claims resolves the claims of one allowed request; see Result.Claim.
+type Claims struct {
+	pol   *policy.Policy
+	s     *session.Session
+	facts map[string]any
+}
+
+// Claim is Result.Claim.
+func (c Claims) Claim(name string) (string, bool) {
+	if c.s == nil || c.pol == nil {
 		return "", false
 	}
-	allowed := contains(policy.BaseClaims, name) || contains(res.Policy.Forward.Claims, name)
-	if _, ok := res.facts[name]; ok {
+	allowed := contains(policy.BaseClaims, name) || contains(c.pol.Forward.Claims, name)
+	if _, ok := c.facts[name]; ok {
 		allowed = true
 	}
 	if !allowed {
 		return "", false
 	}
-	return claimValue(res.Policy, res.Session, res.facts, name)
+	return claimValue(c.pol, c.s, c.facts, name)
 }
 
 func contains(list []string, s string) bool {
