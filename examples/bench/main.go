@@ -41,19 +41,25 @@ import (
 	"github.com/idgate/idgate/providers/naver/navertest"
 )
 
-func main() {
-	duration := flag.Duration("duration", 10*time.Second, "load duration per target and round")
-	rounds := flag.Int("rounds", 5, "paired rounds of bare and idgate (ABBA order); medians are reported")
-	aa := flag.Bool("aa", false, "measure bare against bare (A/A) to see the noise floor of this machine")
-	latDuration := flag.Duration("latency-duration", 5*time.Second, "duration of each one-connection latency run")
-	conns := flag.Int("connections", 16, "concurrent connections")
-	gen := flag.String("generator", "auto", "wrk, builtin or auto")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the idgate run to this file")
-	wrkCPU := flag.String("wrk-cpus", "", "run wrk pinned to these CPUs with taskset (e.g. 1), keeping the load generator off Caddy's cores; start the bench itself under taskset for the rest")
-	flag.Parse()
+func main() { bench(os.Args[1:], os.Stdout) }
+
+// bench runs the benchmark with command-line args, writing the report to out.
+func bench(args []string, out io.Writer) {
+	flags := flag.NewFlagSet("bench", flag.ExitOnError)
+	duration := flags.Duration("duration", 10*time.Second, "load duration per target and round")
+	rounds := flags.Int("rounds", 5, "paired rounds of bare and idgate (ABBA order); medians are reported")
+	aa := flags.Bool("aa", false, "measure bare against bare (A/A) to see the noise floor of this machine")
+	latDuration := flags.Duration("latency-duration", 5*time.Second, "duration of each one-connection latency run")
+	conns := flags.Int("connections", 16, "concurrent connections")
+	gen := flags.String("generator", "auto", "wrk, builtin or auto")
+	cpuprofile := flags.String("cpuprofile", "", "write a CPU profile of the idgate run to this file")
+	wrkCPU := flags.String("wrk-cpus", "", "run wrk pinned to these CPUs with taskset (e.g. 1), keeping the load generator off Caddy's cores; start the bench itself under taskset for the rest")
+	flags.Parse(args)
 
 	upstream := listen()
+	var seen upstreamSaw
 	go http.Serve(upstream, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen.record(r)
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, "ok\n")
 	}))
@@ -100,7 +106,7 @@ http://:%d {
 	bare := fmt.Sprintf("http://127.0.0.1:%d/members/page", barePort)
 	gated := fmt.Sprintf("http://127.0.0.1:%d/members/page", gatedPort)
 	cookie := login(fmt.Sprintf("http://127.0.0.1:%d", gatedPort))
-	check(gated, cookie)
+	check(bare, gated, cookie, &seen)
 
 	useWrk := *gen == "wrk" || (*gen == "auto" && haveWrk())
 	run := func(u, cookie string) result {
@@ -109,7 +115,7 @@ http://:%d {
 		}
 		return builtin(u, cookie, *duration, *conns)
 	}
-	fmt.Printf("generator: %s, %d connections, %s per target, %d CPUs, GOMAXPROCS %d, wrk CPUs %q\n\n",
+	fmt.Fprintf(out, "generator: %s, %d connections, %s per target, %d CPUs, GOMAXPROCS %d, wrk CPUs %q\n\n",
 		map[bool]string{true: "wrk", false: "built-in"}[useWrk], *conns, *duration, numCPU(), runtime.GOMAXPROCS(0), *wrkCPU)
 	gName := "Caddy + idgate (login)"
 	if *aa {
@@ -125,9 +131,11 @@ http://:%d {
 	for i := 0; i < *rounds; i++ {
 		profile := *cpuprofile != "" && i == 0
 		b := func() {
-			bs = append(bs, measure(func() result { return run(bare, cookie) }, profile, *cpuprofile+".bare"))
+			bs = append(bs, measure(func() result { return run(bare, cookie) }, useWrk, profile, *cpuprofile+".bare"))
 		}
-		g := func() { gs = append(gs, measure(func() result { return run(gated, cookie) }, profile, *cpuprofile)) }
+		g := func() {
+			gs = append(gs, measure(func() result { return run(gated, cookie) }, useWrk, profile, *cpuprofile))
+		}
 		if i%2 == 0 {
 			b()
 			g()
@@ -141,20 +149,24 @@ http://:%d {
 	for i := range bs {
 		ratios[i] = gs[i].rps / bs[i].rps
 	}
-	fmt.Printf("%-28s %12s %10s %10s %10s %14s %11s\n", "target", "req/s", "p50", "p90", "p99", "CPU/request", "alloc/request")
-	for i := range bs {
-		bs[i].print(fmt.Sprintf("bare, round %d", i+1))
-		gs[i].print(fmt.Sprintf("%s, round %d", map[bool]string{false: "idgate", true: "A/A"}[*aa], i+1))
-	}
-	b.print("bare Caddy reverse_proxy")
-	g.print(gName)
-	fmt.Printf("\nthroughput ratio %s/bare: %.1f%% (median of the rounds:", map[bool]string{false: "idgate", true: "bare"}[*aa], 100*medianOf(ratios))
-	for _, r := range ratios {
-		fmt.Printf(" %.1f%%", 100*r)
-	}
-	fmt.Printf(")\nadded latency at saturation: p50 %+v, p99 %+v\n", added(bs, gs, p50).Round(time.Microsecond), added(bs, gs, p99).Round(time.Microsecond))
 	if useWrk {
-		fmt.Printf("added per request in the Caddy process (idgate, upstream included): CPU %+v, allocations %+.0f B\n",
+		fmt.Fprintf(out, "%-28s %12s %10s %10s %10s %14s %11s\n", "target", "req/s", "p50", "p90", "p99", "CPU/request", "alloc/request")
+	} else { // the built-in generator runs in this process: its CPU and allocations would count
+		fmt.Fprintf(out, "%-28s %12s %10s %10s %10s\n", "target", "req/s", "p50", "p90", "p99")
+	}
+	for i := range bs {
+		bs[i].print(out, fmt.Sprintf("bare, round %d", i+1))
+		gs[i].print(out, fmt.Sprintf("%s, round %d", map[bool]string{false: "idgate", true: "A/A"}[*aa], i+1))
+	}
+	b.print(out, "bare Caddy reverse_proxy")
+	g.print(out, gName)
+	fmt.Fprintf(out, "\nthroughput ratio %s/bare: %.1f%% (median of the rounds:", map[bool]string{false: "idgate", true: "bare"}[*aa], 100*medianOf(ratios))
+	for _, r := range ratios {
+		fmt.Fprintf(out, " %.1f%%", 100*r)
+	}
+	fmt.Fprintf(out, ")\nadded latency at saturation: p50 %+v, p99 %+v\n", added(bs, gs, p50).Round(time.Microsecond), added(bs, gs, p99).Round(time.Microsecond))
+	if useWrk {
+		fmt.Fprintf(out, "added per request in the Caddy process (idgate, upstream included): CPU %+v, allocations %+.0f B\n",
 			added(bs, gs, func(r result) time.Duration { return r.cpu }).Round(100*time.Nanosecond), g.alloc-b.alloc)
 	}
 
@@ -178,20 +190,21 @@ http://:%d {
 		}
 	}
 	lb, lg := median(bl), median(gl)
-	fmt.Printf("\none connection, one request at a time, %s per target and round:\n", *latDuration)
-	fmt.Printf("%-28s %12s %10s %10s %10s\n", "target", "req/s", "p50", "p90", "p99")
-	lb.print("bare Caddy reverse_proxy")
-	lg.print(gName)
-	fmt.Printf("added latency per request: p50 %+v, p90 %+v, p99 %+v (rounds p99:", added(bl, gl, p50).Round(time.Microsecond), added(bl, gl, p90).Round(time.Microsecond), added(bl, gl, p99).Round(time.Microsecond))
+	fmt.Fprintf(out, "\none connection, one request at a time, %s per target and round:\n", *latDuration)
+	fmt.Fprintf(out, "%-28s %12s %10s %10s %10s\n", "target", "req/s", "p50", "p90", "p99")
+	lb.print(out, "bare Caddy reverse_proxy")
+	lg.print(out, gName)
+	fmt.Fprintf(out, "added latency per request: p50 %+v, p90 %+v, p99 %+v (rounds p99:", added(bl, gl, p50).Round(time.Microsecond), added(bl, gl, p90).Round(time.Microsecond), added(bl, gl, p99).Round(time.Microsecond))
 	for i := range bl {
-		fmt.Printf(" %+v", (gl[i].p99 - bl[i].p99).Round(time.Microsecond))
+		fmt.Fprintf(out, " %+v", (gl[i].p99 - bl[i].p99).Round(time.Microsecond))
 	}
-	fmt.Println(")")
+	fmt.Fprintln(out, ")")
 }
 
-// measure runs f and records the CPU time this process (Caddy and the upstream; with wrk, not
-// the load generator) spent per request, writing a CPU profile to file when profile is set.
-func measure(f func() result, profile bool, file string) result {
+// measure runs f, recording (when external, i.e. the load generator is another process) the CPU
+// time and the bytes this process (Caddy and the upstream) spent per request, and writing a CPU
+// profile to file when profile is set.
+func measure(f func() result, external, profile bool, file string) result {
 	if profile {
 		out, err := os.Create(file)
 		if err != nil {
@@ -206,7 +219,7 @@ func measure(f func() result, profile bool, file string) result {
 	before, allocs := cpuTime(), ms.TotalAlloc
 	r := f()
 	runtime.ReadMemStats(&ms)
-	if n := r.rps * r.dur.Seconds(); n > 0 {
+	if n := r.rps * r.dur.Seconds(); n > 0 && external {
 		r.cpu = time.Duration(float64(cpuTime()-before) / n)
 		r.alloc = float64(ms.TotalAlloc-allocs) / n
 	}
@@ -273,15 +286,15 @@ type result struct {
 	alloc         float64       // bytes this process allocated per request
 }
 
-func (r result) print(name string) {
-	fmt.Printf("%-28s %12.0f %10v %10v %10v", name, r.rps, r.p50.Round(time.Microsecond), r.p90.Round(time.Microsecond), r.p99.Round(time.Microsecond))
+func (r result) print(out io.Writer, name string) {
+	fmt.Fprintf(out, "%-28s %12.0f %10v %10v %10v", name, r.rps, r.p50.Round(time.Microsecond), r.p90.Round(time.Microsecond), r.p99.Round(time.Microsecond))
 	if r.cpu > 0 {
-		fmt.Printf(" %14v %9.0f B", r.cpu.Round(100*time.Nanosecond), r.alloc)
+		fmt.Fprintf(out, " %14v %9.0f B", r.cpu.Round(100*time.Nanosecond), r.alloc)
 	}
 	if r.errors > 0 {
-		fmt.Printf("  (%d errors)", r.errors)
+		fmt.Fprintf(out, "  (%d errors)", r.errors)
 	}
-	fmt.Println()
+	fmt.Fprintln(out)
 }
 
 func listen() net.Listener {
@@ -332,14 +345,52 @@ func login(base string) string {
 	return ""
 }
 
-func check(u, cookie string) {
-	req, _ := http.NewRequest("GET", u, nil)
-	req.Header.Set("Cookie", cookie)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		log.Fatalf("authenticated request failed: %v %v", resp, err)
+// upstreamSaw records, while the setup is checked, what the upstream received.
+type upstreamSaw struct {
+	on        atomic.Bool
+	assertion atomic.Pointer[string]
+	cookie    atomic.Pointer[string]
+}
+
+func (s *upstreamSaw) record(r *http.Request) {
+	if s.on.Load() { // off during the measurement: one atomic load per request on both targets
+		a, c := r.Header.Get("X-Idgate-Assertion"), r.Header.Get("Cookie")
+		s.assertion.Store(&a)
+		s.cookie.Store(&c)
 	}
-	resp.Body.Close()
+}
+
+// check makes sure the bench measures what it says: the gated target sends a request without
+// the session to the login and forwards one with it, with an assertion and without idgate's cookie; the bare
+// target forwards the same request untouched.
+func check(bare, gated, cookie string, seen *upstreamSaw) {
+	seen.on.Store(true)
+	defer seen.on.Store(false)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	var location string
+	get := func(u, cookie string) int {
+		req, _ := http.NewRequest("GET", u, nil)
+		if cookie != "" {
+			req.Header.Set("Cookie", cookie)
+		}
+		resp, err := noFollow.Do(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		resp.Body.Close()
+		location = resp.Header.Get("Location")
+		return resp.StatusCode
+	}
+	if code := get(gated, ""); code != http.StatusFound || !strings.HasPrefix(location, "/.idgate/login?") {
+		log.Fatalf("the gated target answered %d (Location %q) without a session, want a redirect to the login", code, location)
+	}
+	if code := get(gated, cookie); code != 200 || *seen.assertion.Load() == "" || *seen.cookie.Load() != "" {
+		log.Fatalf("the gated target answered %d with a session; the upstream saw assertion %t, cookie %t",
+			code, *seen.assertion.Load() != "", *seen.cookie.Load() != "")
+	}
+	if code := get(bare, cookie); code != 200 || *seen.assertion.Load() != "" || *seen.cookie.Load() != cookie {
+		log.Fatalf("the bare target answered %d", code)
+	}
 }
 
 func haveWrk() bool { _, err := exec.LookPath("wrk"); return err == nil }
