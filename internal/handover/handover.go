@@ -9,11 +9,12 @@
 // A Listener wraps one server's listener. Listeners on the same address form a group; the newest
 // open one is current. Every connection any member accepts is handed to the current one, so an
 // old server stops receiving connections as soon as its successor listens. A connection an old
-// server accepted but closes before writing a single byte, having read nothing or having read
-// the last bytes after its shutdown began (Go's shutdown path), is not closed: it goes to the
-// current Listener with the bytes already read replayed first, and the new server answers it. A
-// connection with any answer on it, or whose request was read before the shutdown (it may have
-// reached a handler), is never handed over, so no request is handled twice.
+// server accepted but closes before writing a single byte, having read nothing before its
+// shutdown began (Go's shutdown path), is not closed: it goes to the current Listener with the
+// bytes read since replayed first, and the new server answers it. A connection with any answer on
+// it, or with any byte read before the shutdown (its request may have reached a handler, an
+// upload may be under way), is never handed over, so no request is handled twice; nor is one
+// that sent more than maxReplay bytes unanswered.
 package handover
 
 import (
@@ -200,14 +201,17 @@ type conn struct {
 
 	mu     sync.Mutex
 	replay []byte // read by a previous server, served to Read first
-	seen   []byte // read by this server while it has written nothing
-	wrote  bool
+	seen   []byte // read by this server since its shutdown began, while it has written nothing
 	moved  bool
-	// lateRead: the last bytes were read after the server's shutdown began. A request read
-	// before that may have reached a handler (which could have failed without a byte of
-	// answer): such a connection is closed, never replayed.
-	lateRead bool
+	// kept: the connection stays with this server whatever happens, because it wrote, or read
+	// a byte before its shutdown began (a request that may have reached a handler, which could
+	// fail without a byte of answer), or read more than maxReplay bytes unanswered.
+	kept bool
 }
+
+// maxReplay bounds what a connection may have read, unanswered, and still be handed over: a
+// request line and headers (Go's default limit is 1 MB) and the start of a body.
+const maxReplay = 1<<20 + 64<<10
 
 func (c *conn) Read(p []byte) (int, error) {
 	c.mu.Lock()
@@ -228,18 +232,26 @@ func (c *conn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// record keeps b, read by this server, while it has answered nothing. c.mu is held.
+// record keeps b, read by this server, for a replay: only while the connection may still be
+// handed over. c.mu is held.
 func (c *conn) record(b []byte) {
-	if !c.wrote {
-		c.seen = append(c.seen, b...)
-		c.lateRead = c.owner != nil && c.owner.isClosed()
+	if c.kept {
+		return
 	}
+	if c.owner == nil || !c.owner.isClosed() || len(c.seen)+len(b) > maxReplay {
+		c.keep()
+		return
+	}
+	c.seen = append(c.seen, b...)
 }
+
+// keep makes the connection this server's for good. c.mu is held.
+func (c *conn) keep() { c.kept, c.seen = true, nil }
 
 // answered notes that this server wrote on the connection: it is never handed over from now on.
 func (c *conn) answered() {
 	c.mu.Lock()
-	c.wrote, c.seen = true, nil
+	c.keep()
 	c.mu.Unlock()
 }
 
@@ -265,7 +277,7 @@ func (c *conn) Close() error {
 		c.mu.Unlock()
 		return nil
 	}
-	handOver := !c.wrote && (len(c.seen) == 0 || c.lateRead) && c.owner != nil && c.owner.isClosed() && c.group.hasLive()
+	handOver := !c.kept && c.owner != nil && c.owner.isClosed() && c.group.hasLive()
 	if handOver {
 		c.moved = true
 		next := &conn{Conn: c.Conn, group: c.group, replay: append(c.seen, c.replay...)}

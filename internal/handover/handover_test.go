@@ -213,3 +213,49 @@ func TestRequestReadBeforeShutdownIsNeverReplayed(t *testing.T) {
 		t.Fatalf("the request ran %d times on the old server and %d on the new one; want 1 and 0", o, n)
 	}
 }
+
+// An upload in progress at a reload: its request was read before the shutdown and its body goes
+// on arriving after it. If the handler then fails without answering, the connection is closed, not
+// replayed (the request must not run twice), and what was read of the body is not kept.
+func TestUploadInProgressIsNeverReplayed(t *testing.T) {
+	first := listenReusePort(t, "127.0.0.1:0")
+	addr := first.Addr().String()
+	started, release := make(chan struct{}), make(chan struct{})
+	var oldRuns, newRuns atomic.Int64
+	oldSrv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		oldRuns.Add(1)
+		buf := make([]byte, 1024)
+		io.ReadFull(r.Body, buf) // the part sent before the reload
+		close(started)
+		<-release
+		io.Copy(io.Discard, r.Body) // the rest, read after the shutdown began
+		panic(http.ErrAbortHandler) // fails without a byte of answer
+	})}
+	oldL := Wrap(first)
+	go oldSrv.Serve(oldL)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const size = 4 << 20
+	io.WriteString(c, fmt.Sprintf("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", size))
+	c.Write(make([]byte, 1024))
+	<-started
+
+	newSrv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { newRuns.Add(1) })}
+	go newSrv.Serve(Wrap(listenReusePort(t, addr)))
+	defer newSrv.Close()
+	go oldSrv.Shutdown(context.Background())
+	time.Sleep(100 * time.Millisecond) // the shutdown has begun
+	close(release)
+	go c.Write(make([]byte, size-1024))
+
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
+		t.Fatal("got an answer to a request whose handler failed")
+	}
+	if o, n := oldRuns.Load(), newRuns.Load(); o != 1 || n != 0 {
+		t.Fatalf("the upload ran %d times on the old server and %d on the new one; want 1 and 0", o, n)
+	}
+}
