@@ -371,18 +371,14 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.keyPrint = fingerprint(ks)
-	sessionKeys := make([]session.Key, 0, len(ks.Session))
-	for _, k := range ks.Session {
-		sessionKeys = append(sessionKeys, session.Key{ID: k.ID, Secret: k.Secret, Created: k.Created})
-	}
 	sc := a.Session
 	if sc == nil {
 		sc = &SessionConfig{}
 	}
-	ac := a.Assertion
-	if ac == nil {
-		ac = &AssertionConfig{}
+	if a.Assertion == nil {
+		a.Assertion = &AssertionConfig{} // RefreshKeys reads it too
 	}
+	ac := a.Assertion
 	expand(&ac.Issuer)
 	expand(&ac.Audience)
 
@@ -430,7 +426,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		rev = revocations{view: shared.revoked, storage: storage}
 	}
 
-	a.sessions, err = session.NewManager(sessionKeys, time.Duration(sc.IdleTimeout), time.Duration(sc.Lifetime), rev)
+	a.sessions, err = session.NewManager(sessionKeys(ks), time.Duration(sc.IdleTimeout), time.Duration(sc.Lifetime), rev)
 	if err != nil {
 		return fmt.Errorf("idgate: %w", err)
 	}
@@ -771,15 +767,9 @@ func (a *App) RefreshKeys(force bool) error {
 	if fp == a.keyPrint {
 		return nil
 	}
-	sk := make([]session.Key, 0, len(ks.Session))
-	for _, k := range ks.Session {
-		sk = append(sk, session.Key{ID: k.ID, Secret: k.Secret, Created: k.Created})
-	}
-	ttl := 5 * time.Minute
-	if a.Assertion != nil && a.Assertion.TTL > 0 {
-		ttl = time.Duration(a.Assertion.TTL)
-	}
-	issuer, err := assertion.NewIssuer(ks.Signing, ttl)
+	sk := sessionKeys(ks)
+	// Provision made a.Assertion non-nil; NewIssuer applies the default lifetime.
+	issuer, err := assertion.NewIssuer(ks.Signing, time.Duration(a.Assertion.TTL))
 	if err != nil {
 		return err
 	}
@@ -790,6 +780,14 @@ func (a *App) RefreshKeys(force bool) error {
 	a.keyPrint = fp
 	a.logger.Info("keys rotated", zap.String("event", "keys_rotated"), zap.String("signing_kid", issuer.KID()), zap.Int("session_keys", len(sk)))
 	return nil
+}
+
+func sessionKeys(ks *keys.Set) []session.Key {
+	out := make([]session.Key, 0, len(ks.Session))
+	for _, k := range ks.Session {
+		out = append(out, session.Key{ID: k.ID, Secret: k.Secret, Created: k.Created})
+	}
+	return out
 }
 
 func fingerprint(ks *keys.Set) string {

@@ -259,11 +259,11 @@ type forwarded struct {
 }
 
 func (g *Gate) forward(r *http.Request, pol *policy.Policy, s *session.Session, now time.Time, res *Result) {
-	iss := g.CurrentIssuer()
+	signer := g.CurrentIssuer()
 	byOrigin := g.Issuer == "" || g.Audience == ""
 	memo := s.Memo()
 	if memo != nil {
-		if f, _ := memo.Load().(*forwarded); f != nil && f.pol == pol && f.issuer == iss && now.UnixNano() < f.until &&
+		if f, _ := memo.Load().(*forwarded); f != nil && f.pol == pol && f.issuer == signer && now.UnixNano() < f.until &&
 			(!byOrigin || f.host == r.Host && f.tls == (r.TLS != nil)) {
 			res.Headers, res.facts = f.headers, f.facts
 			return
@@ -275,7 +275,7 @@ func (g *Gate) forward(r *http.Request, pol *policy.Policy, s *session.Session, 
 		// Issuer or audience default to the request's origin, which is then part of the key.
 		k.Host, k.TLS = r.Host, r.TLS != nil
 	}
-	tok, exp, err := iss.Assertion(k, now, func() (jwt.MapClaims, string, string) {
+	tok, exp, err := signer.Assertion(k, now, func() (jwt.MapClaims, string, string) {
 		org := "http://" + r.Host
 		if r.TLS != nil {
 			org = "https://" + r.Host
@@ -314,7 +314,7 @@ func (g *Gate) forward(r *http.Request, pol *policy.Policy, s *session.Session, 
 	}
 	res.facts = fs
 	if memo != nil {
-		f := &forwarded{pol: pol, issuer: iss, until: iss.Fresh(exp).UnixNano(), headers: res.Headers, facts: fs}
+		f := &forwarded{pol: pol, issuer: signer, until: signer.Fresh(exp).UnixNano(), headers: res.Headers, facts: fs}
 		if byOrigin {
 			f.host, f.tls = r.Host, r.TLS != nil
 		}
