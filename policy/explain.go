@@ -18,38 +18,17 @@ type Explanation struct {
 func (s *Set) Explain(reqPath string) Explanation {
 	p := CleanPath(reqPath)
 	e := Explanation{Path: p}
-	if pol, ok := s.exact[p]; ok {
+	pol, prefixLen, g := s.match(p)
+	switch {
+	case pol == nil:
+	case g != nil:
+		e.Policy, e.Pattern, e.Kind = pol, g.display(), g.kindName()
+	case prefixLen > 0:
+		e.Policy, e.Pattern, e.Kind = pol, p[:prefixLen]+"*", "prefix"
+	default:
 		e.Policy, e.Pattern, e.Kind = pol, p, "exact"
-		return e
-	}
-	for _, l := range s.prefixLens {
-		if l > len(p) {
-			continue
-		}
-		if pol, ok := s.prefix[p[:l]]; ok {
-			e.Policy, e.Pattern, e.Kind = pol, p[:l]+"*", "prefix"
-			return e
-		}
-	}
-	for i := range s.globs {
-		g := &s.globs[i]
-		if s.globMatches(g, p) {
-			e.Policy, e.Pattern, e.Kind = g.policy, g.display(), g.kindName()
-			return e
-		}
 	}
 	return e
-}
-
-func (s *Set) globMatches(g *globEntry, p string) bool {
-	switch g.kind {
-	case 's':
-		return strings.HasSuffix(p, g.pattern)
-	case 'c':
-		return strings.Contains(p, g.pattern)
-	}
-	ok, _ := pathMatch(g.pattern, p)
-	return ok
 }
 
 func (g *globEntry) display() string {

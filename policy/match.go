@@ -178,36 +178,40 @@ func needsClean(p string) bool {
 // policy covers it. The most specific pattern wins: an exact path, then the longest prefix, then
 // suffix, substring and glob patterns by their number of literal characters.
 func (s *Set) Match(reqPath string) *Policy {
-	p := CleanPath(reqPath)
+	pol, _, _ := s.match(CleanPath(reqPath))
+	return pol
+}
+
+// match finds the policy of a cleaned path and how: prefixLen > 0 for a prefix pattern of that
+// length, glob for a suffix, substring or glob pattern, neither for an exact path. Match and
+// Explain share it, so that what is explained is what is enforced.
+func (s *Set) match(p string) (pol *Policy, prefixLen int, glob *globEntry) {
 	if pol, ok := s.exact[p]; ok {
-		return pol
+		return pol, 0, nil
 	}
 	for _, l := range s.prefixLens {
 		if l > len(p) {
 			continue
 		}
 		if pol, ok := s.prefix[p[:l]]; ok {
-			return pol
+			return pol, l, nil
 		}
 	}
 	for i := range s.globs {
-		g := &s.globs[i]
-		switch g.kind {
-		case 's':
-			if strings.HasSuffix(p, g.pattern) {
-				return g.policy
-			}
-		case 'c':
-			if strings.Contains(p, g.pattern) {
-				return g.policy
-			}
-		default:
-			if ok, _ := path.Match(g.pattern, p); ok {
-				return g.policy
-			}
+		if g := &s.globs[i]; g.matches(p) {
+			return g.policy, 0, g
 		}
 	}
-	return nil
+	return nil, 0, nil
 }
 
-var pathMatch = path.Match
+func (g *globEntry) matches(p string) bool {
+	switch g.kind {
+	case 's':
+		return strings.HasSuffix(p, g.pattern)
+	case 'c':
+		return strings.Contains(p, g.pattern)
+	}
+	ok, _ := path.Match(g.pattern, p)
+	return ok
+}
