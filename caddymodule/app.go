@@ -86,6 +86,15 @@ type App struct {
 	// RecordsDir holds the durable verification records. Default: idgate/records under Caddy's
 	// data directory.
 	RecordsDir string `json:"records_dir,omitempty"`
+	// StrictPolicies makes every policy lint warning (a narrower pattern with weaker
+	// requirements, an exact path that leaves what lies below it to a weaker policy) a
+	// configuration error. Errors (patterns that can never win, unreachable policies) always are.
+	StrictPolicies bool `json:"strict_policies,omitempty"`
+	// NonCanonicalPaths says what happens to a request whose path is not canonical (dot segments,
+	// "//", ";" parameters, encoded "/" or "\", needless escapes, control characters, invalid
+	// UTF-8…): "refuse" answers 400 path_not_canonical; "rewrite" replaces it with its canonical
+	// form before any policy is chosen, and forwards that. Default: refuse.
+	NonCanonicalPaths string `json:"noncanonical_paths,omitempty"`
 	// BindCI refuses a verification whose person (CI) differs from the one already bound to the
 	// account. Default: off.
 	BindCI bool `json:"bind_ci,omitempty"`
@@ -100,6 +109,8 @@ type App struct {
 	redisRevs  *redisstore.Revocations
 	stopLoop   context.CancelFunc
 	forwarded  []string
+	// rewritePaths is NonCanonicalPaths == "rewrite".
+	rewritePaths bool
 	poolKey    string
 	logger     *zap.Logger
 	audit      *zap.Logger
@@ -355,6 +366,15 @@ func (a *App) Provision(ctx caddy.Context) error {
 		} else {
 			a.policies = set
 			errs = append(errs, checkPolicies(set, infos, a.PortOne != nil, a.StripeIdentity != nil, a.MFA)...)
+			// Policies that protect nothing, or less than they seem to, fail here so that
+			// `caddy validate` finds them; warnings are printed, and are errors with strict_policies.
+			for _, f := range set.Lint() {
+				if f.Severity == "error" || a.StrictPolicies {
+					errs = append(errs, fmt.Errorf("idgate: policy %s: %s, at %s", f.Policy, f.Message, f.Where))
+				} else {
+					a.logger.Warn("policy lint", zap.String("policy", f.Policy), zap.String("at", f.Where), zap.String("finding", f.Message))
+				}
+			}
 		}
 	}
 	if len(errs) > 0 {
@@ -435,6 +455,13 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("idgate: %w", err)
 	}
 	a.forwarded = a.policies.ForwardedHeaders()
+	switch a.NonCanonicalPaths {
+	case "", "refuse":
+	case "rewrite":
+		a.rewritePaths = true
+	default:
+		return fmt.Errorf("idgate: noncanonical_paths must be refuse or rewrite, got %q", a.NonCanonicalPaths)
+	}
 	a.gate = &gate.Gate{Policies: a.policies, Sessions: a.sessions, Assertions: issuer, Issuer: ac.Issuer, Audience: ac.Audience}
 	set := a.policies
 	a.portal = &portal.Portal{

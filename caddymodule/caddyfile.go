@@ -118,6 +118,8 @@ func parseDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		key_refresh <duration>
 //		login_rate <n>|off          # logins started per client address per 10 minutes
 //		provider_timeout <duration>
+//		noncanonical_paths refuse|rewrite   # default refuse (400 path_not_canonical)
+//		strict_policies                     # policy lint warnings fail validation too
 //	}
 func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 	app := new(App)
@@ -356,8 +358,20 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 			if err := durationArg(d, &app.ProviderTimeout); err != nil {
 				return nil, err
 			}
+		case "strict_policies":
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			app.StrictPolicies = true
+		case "noncanonical_paths":
+			if err := oneArg(d, &app.NonCanonicalPaths); err != nil {
+				return nil, err
+			}
+			if app.NonCanonicalPaths != "refuse" && app.NonCanonicalPaths != "rewrite" {
+				return nil, d.Errf("noncanonical_paths must be refuse or rewrite")
+			}
 		default:
-			return nil, d.Errf("unknown idgate subdirective %q (known: policies, naver, oidc, portone, stripe_identity, mfa, store, records_dir, bind_ci, session, assertion, key_rotation, key_refresh, login_rate, provider_timeout)", d.Val())
+			return nil, d.Errf("unknown idgate subdirective %q (known: policies, naver, oidc, portone, stripe_identity, mfa, store, records_dir, bind_ci, session, assertion, key_rotation, key_refresh, login_rate, provider_timeout, noncanonical_paths, strict_policies)", d.Val())
 		}
 	}
 	return httpcaddyfile.App{Name: "idgate", Value: caddyconfig.JSON(app, nil)}, nil

@@ -1,7 +1,9 @@
 package caddymodule
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -63,11 +65,25 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// ServeHTTP strips identity headers, serves the portal or gates the request.
+// ServeHTTP strips identity headers, admits the request target (canonical path, invariant 11),
+// then serves the portal or gates the request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	a := h.app
 	gate.StripIdentityHeaders(r.Header, a.forwarded)
-	if strings.HasPrefix(r.URL.Path, portal.Prefix) {
+	gate.StripIdentityTrailers(r, a.forwarded)
+	adm := gate.Admit(r, a.rewritePaths)
+	if adm.Code != "" {
+		a.metrics.Decision("none", adm.Code)
+		if ce := h.logger.Check(zapcore.DebugLevel, "refused target"); ce != nil {
+			ce.Write(zap.String("reason", adm.Code))
+		}
+		a.portal.Refuse(w, r, adm.Code)
+		return nil
+	}
+	if adm.Rewritten {
+		r = withOriginalTarget(r)
+	}
+	if adm.Portal {
 		ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
 		a.portal.ServeHTTP(w, portal.WithClientIP(r, ip))
 		return nil
@@ -123,7 +139,65 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// One lazy provider instead of a Set per claim: placeholders are resolved only if something
 	// (header_up, a log) asks for them.
 	repl.Map(al.placeholder)
-	return next.ServeHTTP(w, r)
+	return next.ServeHTTP(&privateWriter{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}, r)
+}
+
+// withOriginalTarget makes Caddy's copy of the original request (which php_fastcgi reads for
+// REQUEST_URI and {http.request.orig_uri} for logs) carry the rewritten canonical target, so no
+// handler after idgate sees the target idgate did not decide on.
+func withOriginalTarget(r *http.Request) *http.Request {
+	orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request)
+	if !ok {
+		return r
+	}
+	u := *r.URL
+	orig.URL, orig.RequestURI = &u, r.RequestURI
+	return r.WithContext(context.WithValue(r.Context(), caddyhttp.OriginalRequestCtxKey, orig))
+}
+
+// privateWriter marks what the upstream answers an identified person as private to that person
+// (Cache-Control: private and Vary: Cookie), unless the upstream said how to cache it.
+//
+// Why: a shared cache in front of Caddy must never serve one person's page to another.
+type privateWriter struct {
+	*caddyhttp.ResponseWriterWrapper
+	wrote bool
+}
+
+func (pw *privateWriter) WriteHeader(code int) {
+	if !pw.wrote && code >= 200 {
+		pw.wrote = true
+		markPrivate(pw.Header())
+	}
+	pw.ResponseWriterWrapper.WriteHeader(code)
+}
+
+func (pw *privateWriter) Write(b []byte) (int, error) {
+	if !pw.wrote {
+		pw.WriteHeader(http.StatusOK)
+	}
+	return pw.ResponseWriterWrapper.Write(b)
+}
+
+func (pw *privateWriter) ReadFrom(src io.Reader) (int64, error) {
+	if !pw.wrote {
+		pw.WriteHeader(http.StatusOK)
+	}
+	return pw.ResponseWriterWrapper.ReadFrom(src)
+}
+
+func markPrivate(h http.Header) {
+	if _, ok := h["Cache-Control"]; !ok {
+		h["Cache-Control"] = []string{"private"}
+	}
+	for _, v := range h["Vary"] {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); strings.EqualFold(f, "cookie") || f == "*" {
+				return
+			}
+		}
+	}
+	h.Add("Vary", "Cookie")
 }
 
 // allowed is what an allowed request keeps for its placeholders (kept small: it is allocated

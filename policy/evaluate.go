@@ -15,6 +15,7 @@ const (
 	ReasonOK                  Reason = "ok"
 	ReasonPublic              Reason = "public"
 	ReasonNoPolicy            Reason = "no_policy"
+	ReasonMethodNotAllowed    Reason = "method_not_allowed"
 	ReasonLoginRequired       Reason = "login_required"
 	ReasonProviderNotAccepted Reason = "provider_not_accepted"
 	ReasonPhoneRequired       Reason = "phone_required"

@@ -11,22 +11,24 @@ type Explanation struct {
 	Path    string // as cleaned for matching
 	Policy  *Policy
 	Pattern string // the winning pattern (lower case)
-	Kind    string // exact, prefix, suffix, substring or glob
+	Kind    string // exact, prefix, catch-all, suffix, substring or glob
 }
 
 // Explain is Match with the reason. It is for tools, not the hot path.
 func (s *Set) Explain(reqPath string) Explanation {
 	p := CleanPath(reqPath)
 	e := Explanation{Path: p}
-	pol, prefixLen, g := s.match(p)
+	m := s.match(p)
 	switch {
-	case pol == nil:
-	case g != nil:
-		e.Policy, e.Pattern, e.Kind = pol, g.display(), g.kindName()
-	case prefixLen > 0:
-		e.Policy, e.Pattern, e.Kind = pol, p[:prefixLen]+"*", "prefix"
+	case m.pol == nil:
+	case m.glob != nil:
+		e.Policy, e.Pattern, e.Kind = m.pol, m.glob.display(), m.glob.kindName()
+	case m.prefix && m.prefixLen == 0:
+		e.Policy, e.Pattern, e.Kind = m.pol, "*", "catch-all"
+	case m.prefix:
+		e.Policy, e.Pattern, e.Kind = m.pol, p[:m.prefixLen]+"*", "prefix"
 	default:
-		e.Policy, e.Pattern, e.Kind = pol, p, "exact"
+		e.Policy, e.Pattern, e.Kind = m.pol, p, "exact"
 	}
 	return e
 }
@@ -39,6 +41,14 @@ func (g *globEntry) display() string {
 		return "*" + g.pattern + "*"
 	}
 	return g.pattern
+}
+
+// source returns the pattern as it was written (lower case), the key of Set.lines.
+func (g *globEntry) source() string {
+	if g.kind == 'g' {
+		return g.pattern
+	}
+	return g.display()
 }
 
 func (g *globEntry) kindName() string {
@@ -153,14 +163,14 @@ func (s *Set) Lint() []Finding {
 			}
 		}
 		if shadow != "" {
-			out = append(out, Finding{"error", g.policy.Name, g.policy.File, fmt.Sprintf("pattern %q can never win: prefix pattern %q (policy %s) matches every path it matches, and prefixes are more specific", g.display(), shadow, s.prefix[strings.TrimSuffix(shadow, "*")].Name)})
+			out = append(out, Finding{"error", g.policy.Name, s.where(g.policy, g.source()), fmt.Sprintf("pattern %q can never win: prefix pattern %q (policy %s) matches every path it matches, and prefixes are more specific", g.display(), shadow, s.prefix[strings.TrimSuffix(shadow, "*")].Name)})
 			continue
 		}
 		reachable[g.policy] = true
 	}
 	for _, p := range s.policies {
 		if !reachable[p] {
-			out = append(out, Finding{"error", p.Name, p.File, "unreachable: none of its paths can ever govern a request"})
+			out = append(out, Finding{"error", p.Name, p.File + ":" + itoa(p.Line), "unreachable: none of its paths can ever govern a request"})
 		}
 	}
 	// A more specific prefix under a broader one, with weaker requirements.
@@ -177,13 +187,27 @@ func (s *Set) Lint() []Finding {
 			if strictness(pi) < strictness(po) {
 				msg += " with weaker requirements: check that this exception is intended"
 			}
-			out = append(out, Finding{sev, pi.Name, pi.File, msg})
+			out = append(out, Finding{sev, pi.Name, s.where(pi, inner+"*"), msg})
 		}
 	}
 	for ex, pi := range s.exact {
 		for _, outer := range prefixes {
 			if po := s.prefix[outer]; strings.HasPrefix(ex, outer) && po != pi && strictness(pi) < strictness(po) {
-				out = append(out, Finding{"warning", pi.Name, pi.File, fmt.Sprintf("exact path %q inside %q (policy %s) has weaker requirements: check that this exception is intended", ex, outer+"*", po.Name)})
+				out = append(out, Finding{"warning", pi.Name, s.where(pi, ex), fmt.Sprintf("exact path %q inside %q (policy %s) has weaker requirements: check that this exception is intended", ex, outer+"*", po.Name)})
+			}
+		}
+		// An exact path protects only itself: what lies below it goes to whatever else matches.
+		if pi.Public || strings.HasSuffix(ex, "/") {
+			continue
+		}
+		below := s.match(ex + "/x")
+		if below.pol != pi && (below.pol == nil || strictness(below.pol) < strictness(pi)) {
+			other := "no policy (refused)"
+			if below.pol != nil {
+				other = "policy " + below.pol.Name
+			}
+			if below.pol != nil {
+				out = append(out, Finding{"warning", pi.Name, s.where(pi, ex), fmt.Sprintf("exact path %q protects only itself: %q is governed by %s, with weaker requirements; list %q too to cover what lies below it", ex, ex+"/…", other, ex+"/*")})
 			}
 		}
 	}

@@ -43,17 +43,35 @@ func TestLint(t *testing.T) {
 	}
 	all := strings.Join(text, "\n")
 	for _, want := range []string{
-		`error: php (policies/php.yaml): pattern "*.php" can never win`,
-		"error: php (policies/php.yaml): unreachable",
-		`error: shop (policies/shop.yaml): pattern "/shop/*/admin" can never win`,
-		`warning: help (policies/help.yaml): "/admin/help/*" narrows "/admin/*" (policy admin) with weaker requirements`,
-		`warning: exact (policies/exact.yaml): exact path "/admin/status" inside "/admin/*" (policy admin) has weaker requirements`,
+		`error: php (policies/php.yaml:1): pattern "*.php" can never win`,
+		"error: php (policies/php.yaml:1): unreachable",
+		`error: shop (policies/shop.yaml:1): pattern "/shop/*/admin" can never win`,
+		`warning: help (policies/help.yaml:1): "/admin/help/*" narrows "/admin/*" (policy admin) with weaker requirements`,
+		`warning: exact (policies/exact.yaml:1): exact path "/admin/status" inside "/admin/*" (policy admin) has weaker requirements`,
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("lint lacks %q; got:\n%s", want, all)
 		}
 	}
+	if e := s.Explain("/anything"); e.Kind != "catch-all" || e.Pattern != "*" {
+		t.Fatalf("the catch-all is not an exact pattern: %+v", e)
+	}
 	if clean := mustLoad(t, map[string]string{"a.yaml": "paths: [/a/*]\nrequire: {login: true}\n"}).Lint(); len(clean) != 0 {
 		t.Fatalf("clean set has findings: %v", clean)
+	}
+}
+
+func TestLintExactPathThatLeavesItsSubtreeToAWeakerPolicy(t *testing.T) {
+	s := mustLoad(t, map[string]string{
+		"all.yaml":   "paths: [\"*\"]\npublic: true\n",
+		"admin.yaml": "name: admin\npaths:\n  - /admin\nrequire:\n  login: true\n  mfa: {}\n",
+	})
+	var got []string
+	for _, f := range s.Lint() {
+		got = append(got, f.String())
+	}
+	want := `warning: admin (policies/admin.yaml:3): exact path "/admin" protects only itself: "/admin/…" is governed by policy all, with weaker requirements; list "/admin/*" too to cover what lies below it`
+	if !strings.Contains(strings.Join(got, "\n"), want) {
+		t.Fatalf("lint lacks %q; got:\n%s", want, strings.Join(got, "\n"))
 	}
 }

@@ -149,8 +149,10 @@ func Parse(file string, data []byte) (*Policy, []error) {
 			p.Require = parseRequire(v, fail)
 		case "forward":
 			p.Forward = parseForward(v, fail)
+		case "methods":
+			p.Methods = parseMethods(v, fail)
 		default:
-			fail(k.Line, "unknown key %q (known: name, paths, public, require, forward)", key)
+			fail(k.Line, "unknown key %q (known: name, paths, public, methods, require, forward)", key)
 		}
 	})
 	if !validName(p.Name) {
@@ -177,6 +179,38 @@ func Parse(file string, data []byte) (*Policy, []error) {
 		p.Require.Order = append([]Requirement{ReqLogin}, removeReq(p.Require.Order, ReqLogin)...)
 	}
 	return p, errs
+}
+
+// parseMethods reads the methods a policy lets through, upper-cased.
+func parseMethods(v *yaml.Node, fail failFunc) []string {
+	list := stringList(v, "methods", fail)
+	if list != nil && len(list) == 0 {
+		fail(v.Line, "methods: [] would refuse every request; list methods or remove the key for the default (%s)", strings.Join(DefaultMethods, ", "))
+		return nil
+	}
+	out := make([]string, 0, len(list))
+	for _, m := range list {
+		if !validHeaderToken(m) {
+			fail(v.Line, "method %q is not an HTTP method token", m)
+			continue
+		}
+		m = strings.ToUpper(m)
+		if m == "CONNECT" {
+			fail(v.Line, "CONNECT is never let through a gated site")
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func validHeaderToken(s string) bool {
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func removeReq(list []Requirement, r Requirement) []Requirement {
@@ -359,6 +393,9 @@ func parseRequire(v *yaml.Node, fail failFunc) Require {
 					m.Within = parseDurationNode(f, fail)
 				case "methods":
 					m.Methods = stringList(f, "methods", fail)
+					if m.Methods != nil && len(m.Methods) == 0 {
+						fail(f.Line, "mfa methods: [] would accept no method; list methods or remove the key to accept every configured one")
+					}
 					for _, meth := range m.Methods {
 						if !contains([]string{"totp", "sms", "email", "recaptcha"}, meth) {
 							fail(f.Line, "unknown mfa method %q (known: totp, sms, email, recaptcha)", meth)
@@ -445,7 +482,10 @@ func validHeaderName(s string) bool {
 		}
 	}
 	lower := strings.ToLower(s)
-	for _, h := range []string{"host", "cookie", "authorization", "content-length", "transfer-encoding", "connection"} {
+	// Headers the proxy owns, and hop-by-hop headers (RFC 9110 §7.6.1), which never reach the
+	// upstream as the policy meant.
+	for _, h := range []string{"host", "cookie", "authorization", "content-length", "transfer-encoding", "connection",
+		"upgrade", "te", "trailer", "keep-alive", "proxy-connection", "proxy-authorization", "proxy-authenticate", "forwarded"} {
 		if lower == h {
 			return false
 		}

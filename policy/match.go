@@ -21,6 +21,7 @@ type Set struct {
 	globs      []globEntry
 	forwarded  []string // every header name any policy forwards, canonical
 	claims     map[string]bool
+	lines      map[string]int // pattern (lower case) → its line, for findings
 }
 
 type globEntry struct {
@@ -28,6 +29,14 @@ type globEntry struct {
 	kind    byte // 's' suffix, 'c' contains, 'g' glob
 	lit     int  // literal characters, for specificity
 	policy  *Policy
+}
+
+// where returns "file:line" of pattern pat of p.
+func (s *Set) where(p *Policy, pat string) string {
+	if l, ok := s.lines[pat]; ok {
+		return p.File + ":" + itoa(l)
+	}
+	return p.File + ":" + itoa(p.Line)
 }
 
 // checkPattern validates a path pattern at load time.
@@ -62,6 +71,7 @@ func newSet(pols []*Policy) (*Set, []error) {
 		exact:    map[string]*Policy{},
 		prefix:   map[string]*Policy{},
 		claims:   map[string]bool{},
+		lines:    map[string]int{},
 	}
 	var errs []error
 	owner := map[string]*Policy{}
@@ -95,6 +105,7 @@ func newSet(pols []*Policy) (*Set, []error) {
 				continue
 			}
 			owner[pat] = p
+			s.lines[pat] = line
 			stars := strings.Count(pat, "*")
 			switch {
 			case stars == 0:
@@ -178,31 +189,38 @@ func needsClean(p string) bool {
 // policy covers it. The most specific pattern wins: an exact path, then the longest prefix, then
 // suffix, substring and glob patterns by their number of literal characters.
 func (s *Set) Match(reqPath string) *Policy {
-	pol, _, _ := s.match(CleanPath(reqPath))
-	return pol
+	return s.match(CleanPath(reqPath)).pol
 }
 
-// match finds the policy of a cleaned path and how: prefixLen > 0 for a prefix pattern of that
-// length, glob for a suffix, substring or glob pattern, neither for an exact path. Match and
-// Explain share it, so that what is explained is what is enforced.
-func (s *Set) match(p string) (pol *Policy, prefixLen int, glob *globEntry) {
+// matched is how a cleaned path found its policy: by an exact pattern, a prefix pattern of
+// prefixLen bytes (0 for the catch-all "*"), or a suffix, substring or glob pattern.
+type matched struct {
+	pol       *Policy
+	prefix    bool
+	prefixLen int
+	glob      *globEntry
+}
+
+// match finds the policy of a cleaned path and how. Match and Explain share it, so that what is
+// explained is what is enforced.
+func (s *Set) match(p string) matched {
 	if pol, ok := s.exact[p]; ok {
-		return pol, 0, nil
+		return matched{pol: pol}
 	}
 	for _, l := range s.prefixLens {
 		if l > len(p) {
 			continue
 		}
 		if pol, ok := s.prefix[p[:l]]; ok {
-			return pol, l, nil
+			return matched{pol: pol, prefix: true, prefixLen: l}
 		}
 	}
 	for i := range s.globs {
 		if g := &s.globs[i]; g.matches(p) {
-			return g.policy, 0, g
+			return matched{pol: g.policy, glob: g}
 		}
 	}
-	return nil, 0, nil
+	return matched{}
 }
 
 func (g *globEntry) matches(p string) bool {

@@ -33,6 +33,8 @@ type Policy struct {
 	pathLines []int
 	// Public policies let anyone through; they forward no identity even when one exists.
 	Public bool
+	// Methods are the request methods let through, upper case; nil means DefaultMethods.
+	Methods []string
 	// Require lists what a visitor must satisfy.
 	Require Require
 	// Forward says what reaches the upstream beyond the default assertion claims.
@@ -114,6 +116,28 @@ func itoa(n int) string {
 		n /= 10
 	}
 	return string(b[i:])
+}
+
+// DefaultMethods are the methods a policy lets through when its file lists none. Anything else
+// (TRACE, WebDAV methods, made-up ones) is answered by the gate and never reaches the upstream.
+var DefaultMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+// AllowsMethod reports whether the policy lets requests with method m through.
+func (p *Policy) AllowsMethod(m string) bool {
+	list := p.Methods
+	if list == nil {
+		switch m {
+		case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
+			return true
+		}
+		return false
+	}
+	for _, v := range list {
+		if v == m {
+			return true
+		}
+	}
+	return false
 }
 
 // Accepts reports whether the policy accepts a login by provider.

@@ -8,6 +8,7 @@
 package gate
 
 import (
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -24,19 +25,83 @@ import (
 // AssertionHeader carries the signed identity to the upstream.
 const AssertionHeader = "X-Idgate-Assertion"
 
-// StripIdentityHeaders deletes every X-Idgate-* header and every header a policy forwards.
+// StripIdentityHeaders deletes every X-Idgate-* header and every header a policy forwards, and
+// every alias of one: a name that equals it once "_" and "." are read as "-" and case is folded.
 //
 // Why: the upstream trusts these headers; a client must never be able to set one, even on a path
-// whose policy does not forward it or when the claim it maps is absent.
+// whose policy does not forward it or when the claim it maps is absent. CGI-style upstreams (PHP's
+// HTTP_X_USER_ID) read "X_User_Id" and "X-User-Id" as the same header, and Caddy forwards
+// underscore names when `expected_underscore_headers` is set, so aliases go too.
 func StripIdentityHeaders(h http.Header, forwarded []string) {
 	for k := range h {
-		if len(k) >= 9 && strings.EqualFold(k[:9], "x-idgate-") {
+		if isIdentityName(k, forwarded) {
 			delete(h, k)
 		}
 	}
-	for _, k := range forwarded {
-		delete(h, k)
+}
+
+// isIdentityName reports whether k names (or aliases) an identity or forwarded header.
+func isIdentityName(k string, forwarded []string) bool {
+	if len(k) >= 9 && aliasEq(k[:9], "x-idgate-") {
+		return true
 	}
+	for _, f := range forwarded {
+		if len(f) == len(k) && aliasEq(k, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// aliasEq compares two header names of equal length, folding case and reading "_" and "." as "-".
+func aliasEq(a, b string) bool {
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		} else if x == '_' || x == '.' {
+			x = '-'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		} else if y == '_' || y == '.' {
+			y = '-'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// StripIdentityTrailers does for r's trailers what StripIdentityHeaders does for its headers:
+// it deletes the declared ones now and wraps the body so that those a client sends at the end of
+// it (declared or not: net/http merges them all) are deleted as the body reaches EOF, before a
+// proxy copies them. It costs nothing for a request that declares no trailer (net/http then has
+// nowhere shared to put them, and Caddy's reverse_proxy forwards none).
+func StripIdentityTrailers(r *http.Request, forwarded []string) {
+	if r.Trailer == nil || r.Body == nil {
+		return
+	}
+	StripIdentityHeaders(r.Trailer, forwarded)
+	r.Body = &trailerStripper{ReadCloser: r.Body, trailer: r.Trailer, forwarded: forwarded}
+}
+
+type trailerStripper struct {
+	io.ReadCloser
+	trailer   http.Header
+	forwarded []string
+}
+
+func (t *trailerStripper) Read(p []byte) (int, error) {
+	n, err := t.ReadCloser.Read(p)
+	if err == io.EOF {
+		StripIdentityHeaders(t.trailer, t.forwarded)
+	}
+	return n, err
 }
 
 // StripOwnCookies removes idgate's own cookies (the session and the login binding) from the
@@ -136,6 +201,10 @@ func (g *Gate) Decide(r *http.Request, explicit *policy.Policy, now time.Time) R
 	res := Result{Policy: pol}
 	if pol == nil {
 		res.Decision = policy.Decision{Reason: policy.ReasonNoPolicy}
+		return res
+	}
+	if !pol.AllowsMethod(r.Method) {
+		res.Decision = policy.Decision{Reason: policy.ReasonMethodNotAllowed}
 		return res
 	}
 	if pol.Public {

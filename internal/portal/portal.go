@@ -592,6 +592,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
+// Refuse answers a request the gate refused before deciding anything (gate.Admit's codes) with
+// the code's page or JSON.
+func (p *Portal) Refuse(w http.ResponseWriter, r *http.Request, code string) {
+	w.Header().Set("Cache-Control", "no-store")
+	p.writeFail(w, r, code, "")
+}
+
 // Challenge answers a gated request whose policy is not met: a browser navigation is sent to the
 // portal step that satisfies the unmet requirement; anything else gets 401/403 JSON naming it.
 func (p *Portal) Challenge(w http.ResponseWriter, r *http.Request, pol *policy.Policy, d policy.Decision) {
@@ -630,6 +637,13 @@ func (p *Portal) Challenge(w http.ResponseWriter, r *http.Request, pol *policy.P
 			"mfa_url": mfaURL, "methods": methods, "within": int(pol.Require.MFA.Within.Seconds()),
 		})
 	case policy.ReasonNoPolicy, policy.ReasonUnderage:
+		p.writeFail(w, r, code, "")
+	case policy.ReasonMethodNotAllowed:
+		allow := pol.Methods
+		if allow == nil {
+			allow = policy.DefaultMethods
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
 		p.writeFail(w, r, code, "")
 	case policy.ReasonPhoneRequired, policy.ReasonAdultRequired, policy.ReasonDocumentRequired:
 		methods := []string{}
