@@ -99,28 +99,28 @@ type App struct {
 	// account. Default: off.
 	BindCI bool `json:"bind_ci,omitempty"`
 
-	policies   *policy.Set
-	gate       *gate.Gate
-	portal     *portal.Portal
-	sessions   *session.Manager
-	states     store.Ephemeral
-	records    store.Records
-	redis      *redisstore.Store
-	redisRevs  *redisstore.Revocations
-	stopLoop   context.CancelFunc
-	forwarded  []string
+	policies  *policy.Set
+	gate      *gate.Gate
+	portal    *portal.Portal
+	sessions  *session.Manager
+	states    store.Ephemeral
+	records   store.Records
+	redis     *redisstore.Store
+	redisRevs *redisstore.Revocations
+	stopLoop  context.CancelFunc
+	forwarded []string
 	// rewritePaths is NonCanonicalPaths == "rewrite".
 	rewritePaths bool
-	poolKey    string
-	logger     *zap.Logger
-	audit      *zap.Logger
-	metrics    *audit.Metrics
-	transport  *http.Transport // to the providers
-	subjectKey []byte
-	storage    certmagic.Storage
-	keyPolicy  keys.Policy
-	keyPrint   string
-	keyMu      *sync.Mutex
+	poolKey      string
+	logger       *zap.Logger
+	audit        *zap.Logger
+	metrics      *audit.Metrics
+	transport    *http.Transport // to the providers
+	subjectKey   []byte
+	storage      certmagic.Storage
+	keyPolicy    keys.Policy
+	keyPrint     string
+	keyMu        *sync.Mutex
 }
 
 // NaverConfig configures Naver login. Endpoints default to Naver's production URLs.

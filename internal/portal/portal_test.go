@@ -31,6 +31,8 @@ func TestSafeRedirect(t *testing.T) {
 		"", "//evil.com", "///evil.com", "/\\evil.com", "\\\\evil.com", "https://evil.com", "http:/evil.com",
 		"javascript:alert(1)", "evil.com", "/a\\b", "/a\r\nSet-Cookie: x=1", "/a\tb", "/\x00", "/\x7f",
 		"/" + strings.Repeat("a", 3000),
+		// invariant 11: rd paths follow the gate's canonical rule.
+		"/public/../admin", "/public/..;/admin", "/a/%2e%2e/admin", "/a%2fb", "/a;jsessionid=1", "/a//b", "/%ef%bc%8f",
 	}
 	for _, rd := range bad {
 		if got, ok := SafeRedirect(rd); ok || got != "/" {
