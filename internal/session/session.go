@@ -108,7 +108,9 @@ type Manager struct {
 	Rand io.Reader
 
 	keys   atomic.Pointer[[]sealKey]
-	opened *hotmap.Map[string, *Session] // cookie value → session, for a minute
+	// opened caches opened cookies for a minute: cookie value → session, one map per cookie name
+	// (index 1 for SecureCookieName), because a value opens only under the name it was sealed for.
+	opened [2]*hotmap.Map[string, *Session]
 }
 
 type sealKey struct {
@@ -121,7 +123,8 @@ func NewManager(keys []Key, idle, absolute time.Duration, rev RevocationChecker)
 	if len(keys) == 0 {
 		return nil, errors.New("session: no keys")
 	}
-	m := &Manager{Idle: idle, Absolute: absolute, Revocations: rev, opened: hotmap.New[string, *Session](time.Minute)}
+	m := &Manager{Idle: idle, Absolute: absolute, Revocations: rev,
+		opened: [2]*hotmap.Map[string, *Session]{hotmap.New[string, *Session](time.Minute), hotmap.New[string, *Session](time.Minute)}}
 	if m.Idle <= 0 {
 		m.Idle = 24 * time.Hour
 	}
@@ -259,14 +262,18 @@ func (m *Manager) Open(r *http.Request, secure bool, now time.Time) (*Session, e
 	if value == "" {
 		return nil, ErrNoSession
 	}
-	s, ok := m.opened.Get(value, now)
+	opened := m.opened[0]
+	if secure {
+		opened = m.opened[1]
+	}
+	s, ok := opened.Get(value, now)
 	if !ok {
 		var err error
 		if s, err = m.Unseal(name, value); err != nil {
 			return nil, err
 		}
 		s.memo = new(Memo)
-		m.opened.Set(value, s, now.Add(time.Minute), now)
+		opened.Set(value, s, now.Add(time.Minute), now)
 	}
 	t := now.Unix()
 	if t >= s.Expires || t-s.Seen > int64(m.Idle/time.Second) {

@@ -194,3 +194,16 @@ func BenchmarkUnsealCold(b *testing.B) {
 		}
 	}
 }
+
+func TestOpenedCacheIsBoundToTheCookieName(t *testing.T) {
+	m := newManager(t, nil)
+	_, v := sealed(t, m, CookieName)
+	if _, err := m.Open(req(CookieName, v), false, t0); err != nil {
+		t.Fatal(err)
+	}
+	// Once opened (and cached) as idgate_session, the same value under the __Host- name is not a
+	// session: the cache must not skip the AEAD's binding to the name.
+	if _, err := m.Open(req(SecureCookieName, v), true, t0); !errors.Is(err, ErrTampered) {
+		t.Fatalf("a value sealed for %s opened as %s: %v", CookieName, SecureCookieName, err)
+	}
+}
