@@ -499,6 +499,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return err
 		}
+		// Recovery codes are stored as HMACs under a key derived from the log-hash key (kept in
+		// Caddy's storage), never as bare hashes a leaked record could be searched against.
+		ck := hmac.New(sha256.New, a.subjectKey)
+		ck.Write([]byte("idgate recovery codes"))
+		mfa.CodeKey = ck.Sum(nil)
 		a.portal.MFA = mfa
 	}
 	if po != nil || stripeClient != nil {

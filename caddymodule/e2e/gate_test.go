@@ -501,3 +501,11 @@ func TestNoSecretsOrPIIInLogs(t *testing.T) {
 		}
 	}
 }
+
+func TestSubjectWithControlCharactersIsRefusedAtLogin(t *testing.T) {
+	b := newBrowser(t)
+	resp, body := b.loginFlow("kakao", "1001\r\nX-User-Id: naver:admin", "/members/x")
+	if resp.StatusCode < 400 || !strings.Contains(body, "bad_response") || b.sessionCookie() != nil {
+		t.Fatalf("a CR/LF subject was accepted: %d %s", resp.StatusCode, body)
+	}
+}

@@ -2,12 +2,15 @@ package e2e
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"encoding/base32"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -96,6 +99,22 @@ func TestTOTPEnrollmentStepUpAndReuse(t *testing.T) {
 	codes, _ := m["recovery_codes"].([]any)
 	if status != 200 || len(codes) != 10 || m["rd"] != "/admin/payouts" {
 		t.Fatalf("confirm: %d %v", status, m)
+	}
+	// Recovery codes are stored keyed (HMAC), never as a bare hash a leaked record gives away.
+	stored, _ := filepath.Glob(filepath.Join(sb.DataDir, "records", "records", "*.json"))
+	var all strings.Builder
+	for _, f := range stored {
+		data, _ := os.ReadFile(f)
+		all.Write(data)
+	}
+	for _, c := range codes {
+		sum := sha256.Sum256([]byte(strings.ReplaceAll(c.(string), "-", "")))
+		if strings.Contains(all.String(), hex.EncodeToString(sum[:])) {
+			t.Fatal("invariant 10: a recovery code is stored as its bare SHA-256")
+		}
+	}
+	if len(stored) == 0 || !strings.Contains(all.String(), "recovery") {
+		t.Fatalf("no record with recovery codes under %s", sb.DataDir)
 	}
 	status, rep := b.report("/admin/payouts", nil)
 	if status != 200 || !strings.Contains(rep.Headers["X-User-Amr"], "totp") {

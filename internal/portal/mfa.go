@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -41,6 +42,8 @@ type Sender interface {
 type MFA struct {
 	Records store.Records
 	Secrets Sealer
+	// CodeKey keys the HMAC under which recovery codes are stored. It MUST be secret and stable.
+	CodeKey []byte
 	// Issuer labels the TOTP entry in authenticator apps.
 	Issuer string
 	// Email and SMS send one-time codes; nil disables the channel.
@@ -408,7 +411,7 @@ func (p *Portal) totpConfirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sealed, _ := p.MFA.Secrets.Seal(secret, []byte(s.Subject))
-	codes, hashes := recoveryCodes()
+	codes, hashes := p.recoveryCodes(s.Subject)
 	rec.TOTP = &store.TOTP{Secret: sealed, Confirmed: true, LastStep: step, Recovery: hashes, Created: p.Now().UTC()}
 	delete(rec.Contacts, "totp_pending")
 	if err := p.MFA.Records.Put(r.Context(), rec); err != nil {
@@ -468,11 +471,14 @@ func (p *Portal) recoveryVerify(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	sum := sha256.Sum256([]byte(normalizeRecovery(r.FormValue("code"))))
-	want := hex.EncodeToString(sum[:])
+	code := r.FormValue("code")
+	want := p.recoveryHash(s.Subject, code)
+	// Codes issued before they were keyed are bare SHA-256; they keep working until used.
+	sum := sha256.Sum256([]byte(normalizeRecovery(code)))
+	legacy := hex.EncodeToString(sum[:])
 	idx := -1
 	for i, h := range rec.TOTP.Recovery {
-		if subtle.ConstantTimeCompare([]byte(h), []byte(want)) == 1 {
+		if subtle.ConstantTimeCompare([]byte(h), []byte(want))|subtle.ConstantTimeCompare([]byte(h), []byte(legacy)) == 1 {
 			idx = i
 		}
 	}
@@ -625,8 +631,17 @@ func (p *Portal) otpVerify(w http.ResponseWriter, r *http.Request) {
 	p.steppedUp(w, r, s, channel, rd, nil)
 }
 
-// recoveryCodes returns ten codes (shown once) and their SHA-256 hashes (stored).
-func recoveryCodes() ([]string, []string) {
+// recoveryHash is what is stored for one recovery code of subject: an HMAC under MFA.CodeKey.
+func (p *Portal) recoveryHash(subject, code string) string {
+	m := hmac.New(sha256.New, p.MFA.CodeKey)
+	m.Write([]byte(subject))
+	m.Write([]byte{0})
+	m.Write([]byte(normalizeRecovery(code)))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// recoveryCodes returns ten codes (shown once) and their keyed hashes (stored).
+func (p *Portal) recoveryCodes(subject string) ([]string, []string) {
 	const alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
 	var codes, hashes []string
 	for i := 0; i < 10; i++ {
@@ -636,9 +651,8 @@ func recoveryCodes() ([]string, []string) {
 			b[j] = alphabet[n.Int64()]
 		}
 		code := string(b[:5]) + "-" + string(b[5:])
-		sum := sha256.Sum256([]byte(normalizeRecovery(code)))
 		codes = append(codes, code)
-		hashes = append(hashes, hex.EncodeToString(sum[:]))
+		hashes = append(hashes, p.recoveryHash(subject, code))
 	}
 	return codes, hashes
 }

@@ -23,6 +23,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/idgate/idgate/internal/identity"
 	"github.com/idgate/idgate/internal/session"
@@ -427,6 +428,18 @@ func (p *Portal) callback(w http.ResponseWriter, r *http.Request, name string) {
 		p.providerFail(w, r, name, rec.RD, err)
 		return
 	}
+	// A subject is forwarded in headers and assertions: one with control characters (an OIDC
+	// sub with CR/LF) or beyond 255 bytes is refused here, never passed on. Profile claims with
+	// control characters are dropped.
+	if !cleanText(login.Subject, 255) {
+		p.providerFail(w, r, name, rec.RD, &providers.Error{Provider: name, Code: providers.CodeBadResponse, Err: errors.New("subject with control characters or too long")})
+		return
+	}
+	for k, v := range login.Claims {
+		if !cleanText(v, 1024) {
+			delete(login.Claims, k)
+		}
+	}
 	now := p.Now()
 	// A new login replaces any previous session in this browser; the old one is revoked.
 	if old, err := p.Sessions.Open(r, sec, now); err == nil {
@@ -451,6 +464,19 @@ func (p *Portal) callback(w http.ResponseWriter, r *http.Request, name string) {
 	http.SetCookie(w, p.Sessions.Cookie(sec, v, s, now))
 	p.Logger.Info("login", zap.String("event", "login"), zap.String("provider", name), zap.String("subject_hash", p.SubjectHash(login.Subject)))
 	http.Redirect(w, r, rec.RD, http.StatusFound)
+}
+
+// cleanText reports whether s is valid UTF-8 of at most max bytes without control characters.
+func cleanText(s string, max int) bool {
+	if s == "" || len(s) > max || !utf8.ValidString(s) {
+		return false
+	}
+	for _, c := range s {
+		if c < 0x20 || c == 0x7f || c >= 0x80 && c < 0xa0 || c == 0x2028 || c == 0x2029 {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *Portal) logout(w http.ResponseWriter, r *http.Request) {

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/smtp"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -139,7 +140,13 @@ func (h *HTTPSMS) Send(ctx context.Context, m Message) error {
 	}
 	resp, err := h.Client.Do(req)
 	if err != nil {
-		return fmt.Errorf("otp: sms gateway unreachable: %w", err)
+		// The URL may carry an API key in its query: name only the host (net/http's *url.Error
+		// would print the whole URL).
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("otp: sms gateway %s unreachable: %w", req.URL.Host, err)
 	}
 	defer resp.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))

@@ -55,6 +55,13 @@ func TestHTTPSMSThroughTheGateway(t *testing.T) {
 	if err := s.Send(context.Background(), otp.Message{To: "01012345678", Text: "x"}); err == nil {
 		t.Fatal("gateway failure not reported")
 	}
+	// invariant 10: an unreachable gateway's error (which is logged) names its host, never the
+	// URL with an API key in its query.
+	down := &otp.HTTPSMS{URL: "http://127.0.0.1:1/send?api_key=secret-key", Body: tmpl, Client: &http.Client{Timeout: time.Second}}
+	err = down.Send(context.Background(), otp.Message{To: "01012345678", Text: "x"})
+	if err == nil || strings.Contains(err.Error(), "secret-key") || strings.Contains(err.Error(), "01012345678") || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Fatalf("unreachable gateway error: %v", err)
+	}
 }
 
 func TestOutbox(t *testing.T) {
