@@ -107,7 +107,7 @@ type Manager struct {
 	// Rand is the randomness source; nil means crypto/rand.
 	Rand io.Reader
 
-	keys   atomic.Pointer[[]sealKey]
+	keys atomic.Pointer[[]sealKey]
 	// opened caches opened cookies for a minute: cookie value → session, one map per cookie name
 	// (index 1 for SecureCookieName), because a value opens only under the name it was sealed for.
 	opened [2]*hotmap.Map[string, *Session]
