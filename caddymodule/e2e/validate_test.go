@@ -113,6 +113,17 @@ func TestValidateReportsEveryMistakeWithItsPlace(t *testing.T) {
 		{name: "no policies at all", global: naverBlock, want: []string{"no policies are loaded"}},
 		{name: "missing policy directory", global: "policies /nonexistent/idgate\n\t\t" + naverBlock, want: []string{"/nonexistent/idgate"}},
 		{name: "bad session key", policies: members, global: naverBlock + "\n\t\tsession {\n\t\t\tkey c2hvcnQ=\n\t\t}", want: []string{"session key #1 must be 32 bytes"}},
+		{name: "a glob next to a catch-all can never win (policies that protect nothing fail validation)",
+			policies: map[string]string{"all.yaml": "paths: [\"*\"]\npublic: true\n", "admin.yaml": "paths:\n  - \"/admin/**\"\nrequire: {login: true}\n"}, global: naverBlock,
+			want: []string{`pattern "/admin/**" can never win`, "admin.yaml:2", "unreachable"}},
+		{name: "a shop glob next to a catch-all can never win",
+			policies: map[string]string{"all.yaml": "paths: [\"*\"]\npublic: true\n", "shop.yaml": "paths: [\"/shop/*/admin\"]\nrequire: {login: true}\n"}, global: naverBlock,
+			want: []string{`pattern "/shop/*/admin" can never win`, "shop.yaml:1"}},
+		{name: "an exact path leaving its subtree to a public catch-all is a warning, an error with strict_policies",
+			policies: map[string]string{"all.yaml": "paths: [\"*\"]\npublic: true\n", "admin.yaml": "paths: [/admin]\nrequire: {login: true}\n"}, global: naverBlock + "\n\t\tstrict_policies",
+			want: []string{`exact path "/admin" protects only itself`, "admin.yaml:1"}},
+		{name: "the same exact path without strict_policies validates", policies: map[string]string{"all.yaml": "paths: [\"*\"]\npublic: true\n", "admin.yaml": "paths: [/admin]\nrequire: {login: true}\n"}, global: naverBlock},
+		{name: "noncanonical_paths takes refuse or rewrite", policies: members, global: naverBlock + "\n\t\tnoncanonical_paths clean", want: []string{"noncanonical_paths must be refuse or rewrite"}},
 		{name: "bad algorithm", policies: members, global: naverBlock + "\n\t\tassertion {\n\t\t\talgorithm HS256\n\t\t}", want: []string{"ES256 or EdDSA"}},
 	} {
 		t.Run(c.name, c.run)
