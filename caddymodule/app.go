@@ -72,6 +72,9 @@ type App struct {
 	// LoginRate bounds logins started per client address per 10 minutes. Default: 300; -1 turns
 	// the bound off.
 	LoginRate int `json:"login_rate,omitempty"`
+	// LoginLimit bounds logins started per 10 minutes from all addresses together (each keeps
+	// state until it completes or expires). Default: 10000; -1 turns the bound off.
+	LoginLimit int `json:"login_limit,omitempty"`
 	// ProviderTimeout bounds every call to a provider. Default: 10s.
 	ProviderTimeout caddy.Duration `json:"provider_timeout,omitempty"`
 	// PortOne configures phone identity verification (본인인증) through PortOne V2.
@@ -481,6 +484,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Now:             time.Now,
 		ProviderTimeout: timeout + 5*time.Second,
 		LoginRate:       a.LoginRate,
+		LoginLimit:      a.LoginLimit,
+		StateKey:        a.derivedKey("idgate login binding"),
 	}
 	recs := a.records
 	if recs == nil && (po != nil || stripeClient != nil || a.MFA != nil) {
@@ -501,9 +506,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		// Recovery codes are stored as HMACs under a key derived from the log-hash key (kept in
 		// Caddy's storage), never as bare hashes a leaked record could be searched against.
-		ck := hmac.New(sha256.New, a.subjectKey)
-		ck.Write([]byte("idgate recovery codes"))
-		mfa.CodeKey = ck.Sum(nil)
+		mfa.CodeKey = a.derivedKey("idgate recovery codes")
 		a.portal.MFA = mfa
 	}
 	if po != nil || stripeClient != nil {
@@ -917,3 +920,11 @@ var (
 	_ caddy.Validator    = (*App)(nil)
 	_ caddy.CleanerUpper = (*App)(nil)
 )
+
+// derivedKey derives a purpose-bound secret from the log-hash key kept in Caddy's storage (the
+// same on every instance that shares the storage).
+func (a *App) derivedKey(purpose string) []byte {
+	m := hmac.New(sha256.New, a.subjectKey)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
+}

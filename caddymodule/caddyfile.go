@@ -117,6 +117,7 @@ func parseDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		key_rotation <duration>
 //		key_refresh <duration>
 //		login_rate <n>|off          # logins started per client address per 10 minutes
+//		login_limit <n>|off         # logins started per 10 minutes from all addresses (default 10000)
 //		provider_timeout <duration>
 //		noncanonical_paths refuse|rewrite   # default refuse (400 path_not_canonical)
 //		strict_policies                     # policy lint warnings fail validation too
@@ -350,6 +351,18 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 			} else {
 				app.LoginRate = n
 			}
+		case "login_limit":
+			var v string
+			if err := oneArg(d, &v); err != nil {
+				return nil, err
+			}
+			if v == "off" {
+				app.LoginLimit = -1
+			} else if n, err := strconv.Atoi(v); err != nil || n < 1 {
+				return nil, d.Errf("login_limit must be a positive number of logins per 10 minutes, or off")
+			} else {
+				app.LoginLimit = n
+			}
 		case "key_refresh":
 			if err := durationArg(d, &app.KeyRefresh); err != nil {
 				return nil, err
@@ -371,7 +384,7 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, d.Errf("noncanonical_paths must be refuse or rewrite")
 			}
 		default:
-			return nil, d.Errf("unknown idgate subdirective %q (known: policies, naver, oidc, portone, stripe_identity, mfa, store, records_dir, bind_ci, session, assertion, key_rotation, key_refresh, login_rate, provider_timeout, noncanonical_paths, strict_policies)", d.Val())
+			return nil, d.Errf("unknown idgate subdirective %q (known: policies, naver, oidc, portone, stripe_identity, mfa, store, records_dir, bind_ci, session, assertion, key_rotation, key_refresh, login_rate, login_limit, provider_timeout, noncanonical_paths, strict_policies)", d.Val())
 		}
 	}
 	return httpcaddyfile.App{Name: "idgate", Value: caddyconfig.JSON(app, nil)}, nil

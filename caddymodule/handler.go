@@ -95,6 +95,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if res.Err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, res.Err)
 	}
+	if res.Refused != "" {
+		a.metrics.Decision(res.Policy.Name, res.Refused)
+		a.portal.Refuse(w, r, res.Refused)
+		return nil
+	}
 	name := "none"
 	if res.Policy != nil {
 		name = res.Policy.Name

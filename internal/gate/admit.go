@@ -13,7 +13,12 @@ const (
 	CodePathTooLong      = reqpath.ReasonTooLong
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeCookiesTooLarge  = "cookies_too_large"
+	CodeBadHost          = "bad_host"
 )
+
+// MaxHostLen bounds the Host a request may carry: it becomes part of login state and, when the
+// assertion's issuer or audience derive from the origin, of cache keys.
+const MaxHostLen = 255
 
 // Cookie bounds checked by Admit before any work: a request carries at most MaxIdgateCookies
 // cookies named like idgate's and at most MaxCookieBytes of Cookie header in all.
@@ -47,6 +52,9 @@ type Admission struct {
 func Admit(r *http.Request, rewrite bool) Admission {
 	if r.Method == http.MethodConnect || r.URL.Opaque != "" {
 		return Admission{Code: CodeMethodNotAllowed}
+	}
+	if !validHost(r.Host) {
+		return Admission{Code: CodeBadHost}
 	}
 	if err := reqpath.Check(r.URL.EscapedPath()); err != nil {
 		e := err.(*reqpath.Error)
@@ -103,4 +111,21 @@ func admitCookies(r *http.Request) string {
 		return CodeCookiesTooLarge
 	}
 	return ""
+}
+
+// validHost reports whether h is a host name, IPv4 or bracketed IPv6 address with an optional
+// port, at most MaxHostLen bytes.
+//
+// Why: the Host is the client's choice; it must not bring arbitrary bytes or sizes into state.
+func validHost(h string) bool {
+	if h == "" || len(h) > MaxHostLen {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == ':' || c == '[' || c == ']' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

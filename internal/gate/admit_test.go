@@ -82,7 +82,7 @@ func TestAdmitHostileTargets(t *testing.T) {
 type admitCase struct {
 	name, method, target string
 	rewrite              bool
-	cookie               string
+	cookie, host         string
 	code                 string
 	portal               bool
 	path                 string // after Admit, when admitted
@@ -95,6 +95,9 @@ func (c admitCase) run(t *testing.T) {
 	}
 	if c.cookie != "" {
 		r.Header.Set("Cookie", c.cookie)
+	}
+	if c.host != "" {
+		r.Host = c.host
 	}
 	a := Admit(r, c.rewrite)
 	if a.Code != c.code || a.Portal != c.portal {
@@ -121,6 +124,9 @@ func TestAdmit(t *testing.T) {
 		{name: "rewrite mode sends a rewritten portal path to the portal", method: "GET", target: "/x/../.idgate/login", rewrite: true, portal: true},
 		{name: "invariant 12: too many idgate cookies are refused", method: "GET", target: "/members/x", cookie: many, code: CodeCookiesTooLarge},
 		{name: "invariant 12: a huge Cookie header is refused", method: "GET", target: "/members/x", cookie: "a=" + strings.Repeat("b", MaxCookieBytes), code: CodeCookiesTooLarge},
+		{name: "invariant 12: a huge Host is refused", method: "GET", target: "/members/x", host: strings.Repeat("a", MaxHostLen+1), code: CodeBadHost},
+		{name: "a Host with other bytes is refused", method: "GET", target: "/members/x", host: "shop.example/x", code: CodeBadHost},
+		{name: "an IPv6 Host with a port passes", method: "GET", target: "/members/x", host: "[::1]:8080"},
 		{name: "ordinary cookies pass", method: "GET", target: "/members/x", cookie: "idgate_session=x; idgate_state=y; PHPSESSID=z"},
 	} {
 		t.Run(c.name, c.run)

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -161,6 +162,46 @@ type Gate struct {
 	issuer     atomic.Pointer[assertion.Issuer]
 	// Issuer and Audience of assertions; empty means the request's origin.
 	Issuer, Audience string
+	// MaxOrigins bounds the distinct origins (Host and scheme) assertions are built for within
+	// ten minutes when Issuer or Audience derive from the origin. Default: 256.
+	MaxOrigins int
+
+	originsMu sync.Mutex
+	origins   map[string]int64 // origin → last use (Unix seconds)
+}
+
+// admitOrigin reports whether assertions may be built for origin org at now.
+//
+// Why: with an origin-derived issuer or audience every Host value is a cache key and a signature;
+// a client sending thousands of Host values would otherwise make the server keep and sign that
+// many. Only the slow path (no remembered forward) calls it.
+func (g *Gate) admitOrigin(org string, now time.Time) bool {
+	max := g.MaxOrigins
+	if max <= 0 {
+		max = 256
+	}
+	t := now.Unix()
+	g.originsMu.Lock()
+	defer g.originsMu.Unlock()
+	if g.origins == nil {
+		g.origins = map[string]int64{}
+	}
+	if _, ok := g.origins[org]; ok {
+		g.origins[org] = t
+		return true
+	}
+	if len(g.origins) >= max {
+		for k, seen := range g.origins {
+			if t-seen > 600 {
+				delete(g.origins, k)
+			}
+		}
+		if len(g.origins) >= max {
+			return false
+		}
+	}
+	g.origins[org] = t
+	return true
 }
 
 // SetIssuer switches to a new assertion issuer (after a key rotation). Safe while serving.
@@ -189,6 +230,9 @@ type Result struct {
 	facts map[string]any
 	// Err is set when the assertion could not be signed; the caller fails with 500.
 	Err error
+	// Refused, when set, is a refusal code the caller answers with instead of forwarding
+	// (unknown_site: too many distinct origins).
+	Refused string
 }
 
 // Decide evaluates r. explicit, when non-nil, is the directive's policy and bypasses matching.
@@ -343,6 +387,14 @@ func (g *Gate) forward(r *http.Request, pol *policy.Policy, s *session.Session, 
 	if byOrigin {
 		// Issuer or audience default to the request's origin, which is then part of the key.
 		k.Host, k.TLS = r.Host, r.TLS != nil
+		org := r.Host
+		if k.TLS {
+			org += "|tls"
+		}
+		if !g.admitOrigin(org, now) {
+			res.Refused = "unknown_site"
+			return
+		}
 	}
 	tok, exp, err := signer.Assertion(k, now, func() (jwt.MapClaims, string, string) {
 		org := "http://" + r.Host

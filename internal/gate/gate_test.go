@@ -299,3 +299,23 @@ func TestForwardMemoConcurrent(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+func TestDistinctOriginsAreBounded(t *testing.T) {
+	g, cookie := newGate(t, 0)
+	g.MaxOrigins = 3
+	now := time.Now()
+	for i := 0; i < 5; i++ {
+		r := httptest.NewRequest("GET", fmt.Sprintf("http://h%d.example/m/1", i), nil)
+		r.AddCookie(&http.Cookie{Name: session.CookieName, Value: cookie})
+		res := g.Decide(r, nil, now)
+		if want := i >= 3; (res.Refused == "unknown_site") != want || !want && len(res.Headers) == 0 {
+			t.Fatalf("invariant 12: origin %d: refused %q, headers %d", i, res.Refused, len(res.Headers))
+		}
+	}
+	// An origin idle for ten minutes makes room.
+	r := httptest.NewRequest("GET", "http://h9.example/m/1", nil)
+	r.AddCookie(&http.Cookie{Name: session.CookieName, Value: cookie})
+	if res := g.Decide(r, nil, now.Add(11*time.Minute)); res.Refused != "" {
+		t.Fatalf("after ten idle minutes: %q", res.Refused)
+	}
+}

@@ -8,10 +8,12 @@ package portal
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -94,6 +96,12 @@ type Portal struct {
 	// LoginRate bounds logins started per client address per 10 minutes (each keeps state
 	// server-side until it completes or expires). Default: 300; negative disables.
 	LoginRate int
+	// LoginLimit bounds logins started per 10 minutes from all addresses together, so that many
+	// addresses cannot fill the store either. Default: 10000; negative disables.
+	LoginLimit int
+	// StateKey authenticates the login-binding cookie, so that only a value idgate issued is
+	// accepted. It MUST be secret; the same on every instance.
+	StateKey []byte
 	// Verify enables phone verification (nil: no verification endpoints).
 	Verify *Verification
 	// MFA enables step-up (nil: no /.idgate/mfa endpoints).
@@ -330,24 +338,32 @@ func (p *Portal) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, authURL, http.StatusFound)
 }
 
-// allowLogin counts a login start for the client address. Why: each start keeps an OAuth state
+// allowLogin counts a login start for the client address and for all addresses together (a
+// botnet must not fill the store either). Why: each start keeps an OAuth state
 // server-side for 10 minutes; without a bound one client could fill the store.
 // A store failure is returned: the login could not keep its state anyway, and failing here
 // spares a second store timeout.
 func (p *Portal) allowLogin(r *http.Request) (bool, error) {
-	limit := p.LoginRate
-	if limit < 0 {
-		return true, nil
+	for _, b := range []struct {
+		key   string
+		limit int
+	}{{"loginrate:" + ClientIP(r), orDefault(p.LoginRate, 300)}, {"loginrate:*", orDefault(p.LoginLimit, 10000)}} {
+		if b.limit < 0 {
+			continue
+		}
+		n, err := p.States.Incr(r.Context(), b.key, p.stateTTL())
+		if err != nil || n > int64(b.limit) {
+			return false, err
+		}
 	}
-	if limit == 0 {
-		limit = 300
+	return true, nil
+}
+
+func orDefault(n, def int) int {
+	if n == 0 {
+		return def
 	}
-	host := ClientIP(r)
-	n, err := p.States.Incr(r.Context(), "loginrate:"+host, p.stateTTL())
-	if err != nil {
-		return false, err
-	}
-	return n <= int64(limit), nil
+	return n
 }
 
 type clientIPKey struct{}
@@ -373,14 +389,51 @@ func ClientIP(r *http.Request) string {
 	return host
 }
 
-// binding returns the browser's login-binding secret, creating one when absent. Several logins
-// in flight in one browser (tabs) share it; each has its own state.
+// binding returns the browser's login-binding secret, creating one when absent or not one idgate
+// issued. Several logins in flight in one browser (tabs) share it; each has its own state.
+//
+// Why the MAC: a value the client chose (planted over plain HTTP or from a sibling domain) must
+// never become a binding, or an attacker could bind a victim's browser to the attacker's login.
 func (p *Portal) binding(r *http.Request, sec bool) (string, bool, error) {
-	if c, err := r.Cookie(bindingCookieName(sec)); err == nil && len(c.Value) >= 32 && len(c.Value) <= 64 {
+	if c, err := r.Cookie(bindingCookieName(sec)); err == nil && p.bindingValid(c.Value, sec) {
 		return c.Value, false, nil
 	}
-	v, err := session.RandomID(p.rand(), 32)
-	return v, true, err
+	v, err := session.RandomID(p.rand(), 24)
+	if err != nil {
+		return "", false, err
+	}
+	return v + "." + p.bindingMAC(v, sec), true, nil
+}
+
+// processStateKey keys bindings when Portal.StateKey is unset (a single process, tests).
+var processStateKey = func() []byte {
+	k := make([]byte, 32)
+	rand.Read(k)
+	return k
+}()
+
+func (p *Portal) stateKey() []byte {
+	if len(p.StateKey) > 0 {
+		return p.StateKey
+	}
+	return processStateKey
+}
+
+func (p *Portal) bindingMAC(v string, sec bool) string {
+	m := hmac.New(sha256.New, p.stateKey())
+	m.Write([]byte(bindingCookieName(sec)))
+	m.Write([]byte{0})
+	m.Write([]byte(v))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:18])
+}
+
+// bindingValid reports whether value is a binding idgate issued for this cookie name.
+func (p *Portal) bindingValid(value string, sec bool) bool {
+	v, mac, ok := strings.Cut(value, ".")
+	if !ok || len(v) != 32 || len(value) > 64 {
+		return false
+	}
+	return hmac.Equal([]byte(mac), []byte(p.bindingMAC(v, sec)))
 }
 
 func (p *Portal) callback(w http.ResponseWriter, r *http.Request, name string) {
@@ -408,7 +461,7 @@ func (p *Portal) callback(w http.ResponseWriter, r *http.Request, name string) {
 	}
 	sec := secure(r)
 	c, err := r.Cookie(bindingCookieName(sec))
-	if err != nil {
+	if err != nil || !p.bindingValid(c.Value, sec) {
 		p.fail(w, r, "state_mismatch", rec.RD, nil)
 		return
 	}

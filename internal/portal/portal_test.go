@@ -2,6 +2,7 @@ package portal
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -235,5 +236,58 @@ func TestFirstAuthenticatorNeedsARecentLogin(t *testing.T) {
 	}
 	if w := enroll(issue(time.Minute)); w.Code != 200 || !strings.Contains(w.Body.String(), "otpauth://") {
 		t.Fatalf("fresh session: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestLoginStartsAreBoundedForAllAddressesTogether(t *testing.T) {
+	p, _ := testPortal(t)
+	p.LoginLimit = 5
+	codes := []int{}
+	for i := 0; i < 7; i++ {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("GET", "http://shop.example/.idgate/login?provider=naver&rd=/m/1", nil)
+		r.RemoteAddr = fmt.Sprintf("203.0.113.%d:1000", i)
+		r.Header.Set("Accept", "application/json")
+		p.ServeHTTP(w, r)
+		codes = append(codes, w.Code)
+	}
+	if fmt.Sprint(codes) != "[200 200 200 200 200 429 429]" {
+		t.Fatalf("invariant 12: login starts from seven addresses under a limit of five: %v", codes)
+	}
+}
+
+func TestAPlantedBindingCookieIsNeverAdopted(t *testing.T) {
+	p, srv := testPortal(t)
+	srv.SetKnobs(navertest.Knobs{AutoApprove: "kim"})
+	planted := strings.Repeat("A", 32) + "." + strings.Repeat("B", 24)
+	// The attacker starts a login with a binding value of its choosing...
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest("GET", "http://shop.example/.idgate/login?provider=naver&rd=/m/1", nil)
+	r.Header.Set("Accept", "text/html")
+	r.AddCookie(&http.Cookie{Name: "idgate_state", Value: planted})
+	p.ServeHTTP(w, r)
+	var issued string
+	for _, c := range w.Result().Cookies() {
+		if c.Name == "idgate_state" {
+			issued = c.Value
+		}
+	}
+	if issued == "" || issued == planted {
+		t.Fatalf("invariant 3: a client-chosen binding was adopted (issued %q)", issued)
+	}
+	// ...and a victim holding the planted value cannot complete it: the state is bound to what
+	// idgate issued, and a planted value is no binding at all.
+	authorize, _ := url.Parse(w.Header().Get("Location"))
+	w = httptest.NewRecorder()
+	r = httptest.NewRequest("GET", "http://shop.example/.idgate/callback/naver?"+url.Values{"code": {"x"}, "state": {authorize.Query().Get("state")}}.Encode(), nil)
+	r.Header.Set("Accept", "text/html")
+	r.AddCookie(&http.Cookie{Name: "idgate_state", Value: planted})
+	p.ServeHTTP(w, r)
+	if !strings.Contains(w.Body.String(), `data-code="state_mismatch"`) {
+		t.Fatalf("invariant 3: callback with a planted binding: %d", w.Code)
+	}
+	// A value issued for the plain-HTTP name is no binding under the __Host- name either.
+	if p.bindingValid(issued, true) || !p.bindingValid(issued, false) {
+		t.Fatal("binding is not bound to its cookie name")
 	}
 }

@@ -176,6 +176,9 @@ func Start(o Options) (*Sandbox, error) {
 	}
 	if o.LoginRate != "" {
 		extra += "\t\tlogin_rate " + o.LoginRate + "\n"
+		if o.LoginRate == "off" {
+			extra += "\t\tlogin_limit off\n"
+		}
 	}
 	lockout := ""
 	if o.MFALockout != "" {
