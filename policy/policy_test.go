@@ -299,10 +299,10 @@ func BenchmarkMatch(b *testing.B) {
 func TestPolicyMethodsAndHopByHopHeaders(t *testing.T) {
 	for name, body := range map[string]string{
 		"methods: [] would refuse every request": "paths: [/a/*]\nmethods: []\nrequire: {login: true}\n",
-		"CONNECT is never let through":            "paths: [/a/*]\nmethods: [GET, CONNECT]\nrequire: {login: true}\n",
-		"mfa methods: [] would accept no method":  "paths: [/a/*]\nrequire: {login: true, mfa: {methods: []}}\n",
-		"invalid header name \"Upgrade\"":         "paths: [/a/*]\nrequire: {login: true}\nforward:\n  headers: {Upgrade: sub}\n",
-		"invalid header name \"TE\"":              "paths: [/a/*]\nrequire: {login: true}\nforward:\n  headers: {TE: sub}\n",
+		"CONNECT is never let through":           "paths: [/a/*]\nmethods: [GET, CONNECT]\nrequire: {login: true}\n",
+		"mfa methods: [] would accept no method": "paths: [/a/*]\nrequire: {login: true, mfa: {methods: []}}\n",
+		"invalid header name \"Upgrade\"":        "paths: [/a/*]\nrequire: {login: true}\nforward:\n  headers: {Upgrade: sub}\n",
+		"invalid header name \"TE\"":             "paths: [/a/*]\nrequire: {login: true}\nforward:\n  headers: {TE: sub}\n",
 	} {
 		_, err := Load([]File{{Name: "a.yaml", Data: []byte(body)}})
 		if err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "a.yaml:") {
