@@ -15,9 +15,7 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
-	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -863,56 +861,6 @@ func (a *App) Cleanup() error {
 // revocations is the revocation view over the ephemeral store: local, so checking it on every
 // request costs a map lookup. Each revocation is also written to Caddy's storage, so a restart
 // (or another instance provisioning on the same storage) does not bring a logged-out session back.
-type revocations struct {
-	view    *hotmap.Map[string, struct{}]
-	storage certmagic.Storage
-}
-
-const revokedPrefix = "idgate/revoked"
-
-func (r revocations) Revoked(id string, now time.Time) bool {
-	_, ok := r.view.Get(id, now)
-	return ok
-}
-
-func (r revocations) Revoke(ctx context.Context, id string, until time.Time) error {
-	now := time.Now()
-	if !until.After(now) {
-		return nil
-	}
-	r.view.Set(id, struct{}{}, until, now)
-	if err := r.storage.Store(ctx, revokedPrefix+"/"+id, []byte(strconv.FormatInt(until.Unix(), 10))); err != nil {
-		return fmt.Errorf("idgate: persisting revocation: %w", err)
-	}
-	return nil
-}
-
-// loadRevocations reads persisted revocations into view and deletes the expired ones.
-func loadRevocations(st certmagic.Storage, view *hotmap.Map[string, struct{}], now time.Time) error {
-	ctx := context.Background()
-	keys, err := st.List(ctx, revokedPrefix, false)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("idgate: listing revocations in storage: %w", err)
-	}
-	for _, k := range keys {
-		data, err := st.Load(ctx, k)
-		if err != nil {
-			continue
-		}
-		until, err := strconv.ParseInt(string(data), 10, 64)
-		id := path.Base(k)
-		if err != nil || until <= now.Unix() {
-			_ = st.Delete(ctx, k)
-			continue
-		}
-		view.Set(id, struct{}{}, time.Unix(until, 0), now)
-	}
-	return nil
-}
-
 // Interface guards
 var (
 	_ caddy.App          = (*App)(nil)
