@@ -672,6 +672,47 @@ func spaced(s string) string {
 	return b.String()
 }
 
+// contactChangeAllowed decides whether a verification may set the phone one-time codes go to
+// (invariant 13). The first one needs a fresh login or a fresh step-up (a session cookie copied
+// hours ago must not bind the attacker's phone); a change needs a fresh step-up, or with bind_ci
+// the same person's verification (a new number of the one bound person). A verification of
+// another person than the one on record never changes it.
+func (p *Portal) contactChangeAllowed(s *session.Session, old, recordCI, ci string) bool {
+	if recordCI != "" && ci != "" && recordCI != ci {
+		return false
+	}
+	if p.freshMFA(s) {
+		return true
+	}
+	if old == "" {
+		return p.Now().Sub(time.Unix(s.Issued, 0)) <= mfaFresh
+	}
+	return p.Verify != nil && p.Verify.BindCI && recordCI != "" && recordCI == ci
+}
+
+// contactChanged records a change of where codes go as an audit event and returns a function
+// that tells the previous contact (if any), to be called once the change is stored.
+func (p *Portal) contactChanged(ctx context.Context, subject, channel, old string) func() {
+	p.Logger.Info("contact changed", zap.String("event", "contact_changed"), zap.String("channel", channel), zap.String("subject_hash", p.SubjectHash(subject)))
+	if old == "" || p.MFA == nil {
+		return nil
+	}
+	sender := p.MFA.SMS
+	text := "[idgate] 인증 코드를 받는 휴대폰 번호가 변경되었습니다. 본인이 아니라면 사이트 관리자에게 알려 주세요. / The phone number for your sign-in codes was changed. If this was not you, tell the site's administrator."
+	if channel == "email" {
+		sender = p.MFA.Email
+		text = "[idgate] 인증 코드를 받는 이메일 주소가 변경되었습니다. 본인이 아니라면 사이트 관리자에게 알려 주세요. / The e-mail address for your sign-in codes was changed. If this was not you, tell the site's administrator."
+	}
+	if sender == nil {
+		return nil
+	}
+	return func() {
+		if err := sender.Send(context.WithoutCancel(ctx), otp.Message{To: old, Text: text}); err != nil {
+			p.Logger.Warn("notifying the previous contact", zap.String("event", "contact_notify_failed"), zap.String("channel", channel), zap.Error(err))
+		}
+	}
+}
+
 // loadContacts keeps, at login, the e-mail address one-time codes go to (only when the e-mail
 // channel is on) in the subject's record.
 func (p *Portal) loadContacts(ctx context.Context, login map[string]string, subject string) {
@@ -688,8 +729,14 @@ func (p *Portal) loadContacts(ctx context.Context, login map[string]string, subj
 	if rec.Contacts["email"] == login["email"] {
 		return
 	}
+	// A login is a fresh authentication at the provider, which vouches for the address.
+	notify := p.contactChanged(ctx, subject, "email", rec.Contacts["email"])
 	rec.Contacts = merge(rec.Contacts, map[string]string{"email": login["email"]})
 	if err := p.MFA.Records.Put(ctx, rec); err != nil {
 		p.Logger.Error("storing contact", zap.Error(err))
+		return
+	}
+	if notify != nil {
+		notify()
 	}
 }

@@ -162,7 +162,7 @@ func (p *Portal) acceptStripe(ctx context.Context, s *session.Session, pend pend
 	}
 	v := identity.Verification{Kind: identity.KindDocument, Provider: "stripe_identity", At: p.Now().Unix(), BirthDate: birth}
 	name := strings.TrimSpace(vs.VerifiedOutputs.FirstName + " " + vs.VerifiedOutputs.LastName)
-	kept, code := p.record(ctx, pend.Subject, v, map[string]string{"name": name, "birthdate": birth}, "", nil)
+	kept, code := p.record(ctx, pend.Subject, nil, v, map[string]string{"name": name, "birthdate": birth}, "", nil)
 	if code != "" {
 		return nil, code
 	}

@@ -335,7 +335,7 @@ func (p *Portal) acceptPortOne(ctx context.Context, r *http.Request, s *session.
 		// The verified phone is where SMS codes go; kept only because SMS step-up is on.
 		contacts = map[string]string{"phone": vc.PhoneNumber}
 	}
-	kept, code := p.record(ctx, s.Subject, v, verified, ciHash, contacts)
+	kept, code := p.record(ctx, s.Subject, s, v, verified, ciHash, contacts)
 	if code != "" {
 		return nil, "", code, ""
 	}
@@ -344,7 +344,10 @@ func (p *Portal) acceptPortOne(ctx context.Context, r *http.Request, s *session.
 
 // record writes verification v (and the verified claims a policy forwards) to the durable
 // record of subject. It returns the kept claims, or a problem code.
-func (p *Portal) record(ctx context.Context, subject string, v identity.Verification, verified map[string]string, ciHash string, contacts map[string]string) (map[string]string, string) {
+//
+// contacts (where one-time codes go) are set only as contactChangeAllowed says for session s,
+// which may be nil only when contacts is.
+func (p *Portal) record(ctx context.Context, subject string, s *session.Session, v identity.Verification, verified map[string]string, ciHash string, contacts map[string]string) (map[string]string, string) {
 	rec, err := p.Verify.Records.Get(ctx, subject)
 	if err != nil {
 		return nil, "store_unavailable"
@@ -358,15 +361,28 @@ func (p *Portal) record(ctx context.Context, subject string, v identity.Verifica
 	}
 	kept := p.KeepClaims(verified)
 	rec.Verified = (&identity.Identity{Verified: rec.Verified}).WithVerification(v)
+	prevCIHash := rec.CIHash
 	if ciHash != "" && rec.CIHash == "" {
 		rec.CIHash = ciHash
 	}
 	rec.Claims = merge(rec.Claims, kept)
-	rec.Contacts = merge(rec.Contacts, contacts)
+	prevCI := prevCIHash
+	var notify func()
+	if ph := contacts["phone"]; ph != "" && s != nil && ph != rec.Contacts["phone"] {
+		if p.contactChangeAllowed(s, rec.Contacts["phone"], prevCI, ciHash) {
+			notify = p.contactChanged(ctx, subject, "phone", rec.Contacts["phone"])
+			rec.Contacts = merge(rec.Contacts, map[string]string{"phone": ph})
+		} else {
+			p.Logger.Warn("contact change refused", zap.String("event", "contact_change_refused"), zap.String("channel", "phone"), zap.String("subject_hash", p.SubjectHash(subject)))
+		}
+	}
 	rec.Updated = p.Now().UTC()
 	if err := p.Verify.Records.Put(ctx, rec); err != nil {
 		p.Logger.Error("storing verification record", zap.Error(err))
 		return nil, "store_unavailable"
+	}
+	if notify != nil {
+		notify()
 	}
 	if ciHash != "" {
 		if subs, err := p.Verify.Records.LinkCI(ctx, ciHash, subject); err == nil && len(subs) > 1 {
