@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"math/big"
@@ -337,25 +338,34 @@ func (p *Portal) totpEnroll(w http.ResponseWriter, r *http.Request) {
 		p.render(w, http.StatusUnauthorized, "error", p.pageData(l, "reauth_required", problems["reauth_required"].title.in(l), map[string]any{"RetryURL": loginURL}))
 		return
 	}
-	secret, err := totp.NewSecret(rand.Reader)
-	if err != nil {
-		p.writeFail(w, r, "store_unavailable", "")
-		return
-	}
-	sealed, err := p.MFA.Secrets.Seal(secret, []byte(s.Subject))
-	if err != nil {
-		p.writeFail(w, r, "store_unavailable", "")
-		return
-	}
-	if rec.TOTP != nil && rec.TOTP.Confirmed {
-		// Re-enrollment: the old secret keeps working until the new one is confirmed.
-		rec.Contacts = merge(rec.Contacts, map[string]string{"totp_pending": base64.StdEncoding.EncodeToString(sealed)})
-	} else {
-		rec.TOTP = &store.TOTP{Secret: sealed, Created: p.Now().UTC()}
-	}
-	if err := p.MFA.Records.Put(r.Context(), rec); err != nil {
-		p.writeFail(w, r, "store_unavailable", "")
-		return
+	// A secret scanned but not confirmed yet is kept (a mistyped first code must not throw it
+	// away) until it is replaced on purpose (replace=1) or an hour has passed.
+	secret, ok := p.pendingSecret(s, rec)
+	if !ok || r.FormValue("replace") != "" || !p.pendingFresh(rec) {
+		var err error
+		if secret, err = totp.NewSecret(rand.Reader); err != nil {
+			p.writeFail(w, r, "store_unavailable", "")
+			return
+		}
+		sealed, err := p.MFA.Secrets.Seal(secret, []byte(s.Subject))
+		if err != nil {
+			p.writeFail(w, r, "store_unavailable", "")
+			return
+		}
+		now := p.Now().UTC()
+		if _, err := p.MFA.Records.Update(r.Context(), s.Subject, func(rec *store.Record) error {
+			if rec.TOTP != nil && rec.TOTP.Confirmed {
+				// Re-enrollment: the old secret keeps working until the new one is confirmed.
+				rec.Contacts = merge(rec.Contacts, map[string]string{"totp_pending": base64.StdEncoding.EncodeToString(sealed),
+					"totp_pending_at": strconv.FormatInt(now.Unix(), 10)})
+			} else {
+				rec.TOTP = &store.TOTP{Secret: sealed, Created: now}
+			}
+			return nil
+		}); err != nil {
+			p.writeFail(w, r, "store_unavailable", "")
+			return
+		}
 	}
 	account := s.Subject
 	if e := s.Claims["email"]; e != "" {
@@ -375,6 +385,18 @@ func (p *Portal) totpEnroll(w http.ResponseWriter, r *http.Request) {
 	l := lang(r)
 	p.render(w, http.StatusOK, "totp_setup", p.pageData(l, "", labels["totp_setup_title"].in(l), map[string]any{
 		"QR": template.URL(qr), "Secret": spaced(totp.Base32(secret)), "URI": uri, "RD": rd}))
+}
+
+// pendingFresh reports whether the secret awaiting confirmation in rec is younger than an hour.
+func (p *Portal) pendingFresh(rec *store.Record) bool {
+	at := time.Time{}
+	if v := rec.Contacts["totp_pending_at"]; v != "" {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		at = time.Unix(n, 0)
+	} else if rec.TOTP != nil && !rec.TOTP.Confirmed {
+		at = rec.TOTP.Created
+	}
+	return p.Now().Sub(at) < time.Hour
 }
 
 // pendingSecret returns the secret awaiting confirmation: a re-enrollment's, else the first one's.
@@ -412,9 +434,12 @@ func (p *Portal) totpConfirm(w http.ResponseWriter, r *http.Request) {
 	}
 	sealed, _ := p.MFA.Secrets.Seal(secret, []byte(s.Subject))
 	codes, hashes := p.recoveryCodes(s.Subject)
-	rec.TOTP = &store.TOTP{Secret: sealed, Confirmed: true, LastStep: step, Recovery: hashes, Created: p.Now().UTC()}
-	delete(rec.Contacts, "totp_pending")
-	if err := p.MFA.Records.Put(r.Context(), rec); err != nil {
+	if _, err := p.MFA.Records.Update(r.Context(), s.Subject, func(rec *store.Record) error {
+		rec.TOTP = &store.TOTP{Secret: sealed, Confirmed: true, LastStep: step, Recovery: hashes, Created: p.Now().UTC()}
+		delete(rec.Contacts, "totp_pending")
+		delete(rec.Contacts, "totp_pending_at")
+		return nil
+	}); err != nil {
 		p.writeFail(w, r, "store_unavailable", "")
 		return
 	}
@@ -457,8 +482,19 @@ func (p *Portal) totpVerify(w http.ResponseWriter, r *http.Request) {
 		p.renderMFA(w, r, 0, s, rec, rd, "mfa_code_invalid", "", "")
 		return
 	}
-	rec.TOTP.LastStep = step
-	if err := p.MFA.Records.Put(r.Context(), rec); err != nil {
+	_, err = p.MFA.Records.Update(r.Context(), s.Subject, func(rec *store.Record) error {
+		if rec.TOTP == nil || !rec.TOTP.Confirmed || step <= rec.TOTP.LastStep {
+			return errCodeUsed // removed meanwhile, or another instance accepted this step
+		}
+		rec.TOTP.LastStep = step
+		return nil
+	})
+	if err == errCodeUsed {
+		p.failed(r.Context(), s.Subject, "totp")
+		p.renderMFA(w, r, 0, s, rec, rd, "mfa_code_invalid", "", "")
+		return
+	}
+	if err != nil {
 		p.writeFail(w, r, "store_unavailable", "")
 		return
 	}
@@ -476,19 +512,29 @@ func (p *Portal) recoveryVerify(w http.ResponseWriter, r *http.Request) {
 	// Codes issued before they were keyed are bare SHA-256; they keep working until used.
 	sum := sha256.Sum256([]byte(normalizeRecovery(code)))
 	legacy := hex.EncodeToString(sum[:])
-	idx := -1
-	for i, h := range rec.TOTP.Recovery {
-		if subtle.ConstantTimeCompare([]byte(h), []byte(want))|subtle.ConstantTimeCompare([]byte(h), []byte(legacy)) == 1 {
-			idx = i
+	// The code is found and removed in one atomic update: two requests with two codes (or the
+	// same one) at once each see the other's removal.
+	_, err := p.MFA.Records.Update(r.Context(), s.Subject, func(rec *store.Record) error {
+		idx := -1
+		if rec.TOTP != nil {
+			for i, h := range rec.TOTP.Recovery {
+				if subtle.ConstantTimeCompare([]byte(h), []byte(want))|subtle.ConstantTimeCompare([]byte(h), []byte(legacy)) == 1 {
+					idx = i
+				}
+			}
 		}
-	}
-	if idx < 0 {
+		if idx < 0 {
+			return errCodeUsed
+		}
+		rec.TOTP.Recovery = append(rec.TOTP.Recovery[:idx:idx], rec.TOTP.Recovery[idx+1:]...)
+		return nil
+	})
+	if err == errCodeUsed {
 		p.failed(r.Context(), s.Subject, "recovery")
 		p.renderMFA(w, r, 0, s, rec, rd, "mfa_code_invalid", "", "")
 		return
 	}
-	rec.TOTP.Recovery = append(rec.TOTP.Recovery[:idx], rec.TOTP.Recovery[idx+1:]...)
-	if err := p.MFA.Records.Put(r.Context(), rec); err != nil {
+	if err != nil {
 		p.writeFail(w, r, "store_unavailable", "")
 		return
 	}
@@ -506,9 +552,12 @@ func (p *Portal) totpRemove(w http.ResponseWriter, r *http.Request) {
 		p.renderMFA(w, r, 0, s, rec, rd, "mfa_required", "", "")
 		return
 	}
-	rec.TOTP = nil
-	delete(rec.Contacts, "totp_pending")
-	if err := p.MFA.Records.Put(r.Context(), rec); err != nil {
+	if _, err := p.MFA.Records.Update(r.Context(), s.Subject, func(rec *store.Record) error {
+		rec.TOTP = nil
+		delete(rec.Contacts, "totp_pending")
+		delete(rec.Contacts, "totp_pending_at")
+		return nil
+	}); err != nil {
 		p.writeFail(w, r, "store_unavailable", "")
 		return
 	}
@@ -631,6 +680,12 @@ func (p *Portal) otpVerify(w http.ResponseWriter, r *http.Request) {
 	p.steppedUp(w, r, s, channel, rd, nil)
 }
 
+// errCodeUsed and errUnchanged end a record update without writing.
+var (
+	errCodeUsed  = errors.New("portal: code not valid (any more)")
+	errUnchanged = errors.New("portal: nothing to change")
+)
+
 // recoveryHash is what is stored for one recovery code of subject: an HMAC under MFA.CodeKey.
 func (p *Portal) recoveryHash(subject, code string) string {
 	m := hmac.New(sha256.New, p.MFA.CodeKey)
@@ -690,12 +745,12 @@ func (p *Portal) contactChangeAllowed(s *session.Session, old, recordCI, ci stri
 	return p.Verify != nil && p.Verify.BindCI && recordCI != "" && recordCI == ci
 }
 
-// contactChanged records a change of where codes go as an audit event and returns a function
-// that tells the previous contact (if any), to be called once the change is stored.
-func (p *Portal) contactChanged(ctx context.Context, subject, channel, old string) func() {
+// notifyContactChange records a change of where codes go as an audit event and tells the
+// previous contact, if any. The caller has stored the change.
+func (p *Portal) notifyContactChange(ctx context.Context, subject, channel, old string) {
 	p.Logger.Info("contact changed", zap.String("event", "contact_changed"), zap.String("channel", channel), zap.String("subject_hash", p.SubjectHash(subject)))
 	if old == "" || p.MFA == nil {
-		return nil
+		return
 	}
 	sender := p.MFA.SMS
 	text := "[idgate] 인증 코드를 받는 휴대폰 번호가 변경되었습니다. 본인이 아니라면 사이트 관리자에게 알려 주세요. / The phone number for your sign-in codes was changed. If this was not you, tell the site's administrator."
@@ -704,12 +759,10 @@ func (p *Portal) contactChanged(ctx context.Context, subject, channel, old strin
 		text = "[idgate] 인증 코드를 받는 이메일 주소가 변경되었습니다. 본인이 아니라면 사이트 관리자에게 알려 주세요. / The e-mail address for your sign-in codes was changed. If this was not you, tell the site's administrator."
 	}
 	if sender == nil {
-		return nil
+		return
 	}
-	return func() {
-		if err := sender.Send(context.WithoutCancel(ctx), otp.Message{To: old, Text: text}); err != nil {
-			p.Logger.Warn("notifying the previous contact", zap.String("event", "contact_notify_failed"), zap.String("channel", channel), zap.Error(err))
-		}
+	if err := sender.Send(context.WithoutCancel(ctx), otp.Message{To: old, Text: text}); err != nil {
+		p.Logger.Warn("notifying the previous contact", zap.String("event", "contact_notify_failed"), zap.String("channel", channel), zap.Error(err))
 	}
 }
 
@@ -719,24 +772,21 @@ func (p *Portal) loadContacts(ctx context.Context, login map[string]string, subj
 	if p.MFA == nil || (p.MFA.Email == nil && p.MFA.Recaptcha == nil) || login["email"] == "" {
 		return
 	}
-	rec, err := p.MFA.Records.Get(ctx, subject)
-	if err != nil {
-		return
-	}
-	if rec == nil {
-		rec = &store.Record{Subject: subject}
-	}
-	if rec.Contacts["email"] == login["email"] {
-		return
-	}
 	// A login is a fresh authentication at the provider, which vouches for the address.
-	notify := p.contactChanged(ctx, subject, "email", rec.Contacts["email"])
-	rec.Contacts = merge(rec.Contacts, map[string]string{"email": login["email"]})
-	if err := p.MFA.Records.Put(ctx, rec); err != nil {
+	var old string
+	_, err := p.MFA.Records.Update(ctx, subject, func(rec *store.Record) error {
+		if old = rec.Contacts["email"]; old == login["email"] {
+			return errUnchanged
+		}
+		rec.Contacts = merge(rec.Contacts, map[string]string{"email": login["email"]})
+		return nil
+	})
+	if err == errUnchanged {
+		return
+	}
+	if err != nil {
 		p.Logger.Error("storing contact", zap.Error(err))
 		return
 	}
-	if notify != nil {
-		notify()
-	}
+	p.notifyContactChange(ctx, subject, "email", old)
 }

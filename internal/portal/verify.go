@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -342,44 +343,51 @@ func (p *Portal) acceptPortOne(ctx context.Context, r *http.Request, s *session.
 	return p.applyVerification(s, v, kept), pend.RD, "", ""
 }
 
+var errCIMismatch = errors.New("portal: verification by another person than the one bound")
+
 // record writes verification v (and the verified claims a policy forwards) to the durable
 // record of subject. It returns the kept claims, or a problem code.
 //
 // contacts (where one-time codes go) are set only as contactChangeAllowed says for session s,
 // which may be nil only when contacts is.
 func (p *Portal) record(ctx context.Context, subject string, s *session.Session, v identity.Verification, verified map[string]string, ciHash string, contacts map[string]string) (map[string]string, string) {
-	rec, err := p.Verify.Records.Get(ctx, subject)
-	if err != nil {
-		return nil, "store_unavailable"
-	}
-	if rec == nil {
-		rec = &store.Record{Subject: subject}
-	}
-	if p.Verify.BindCI && rec.CIHash != "" && ciHash != "" && rec.CIHash != ciHash {
+	kept := p.KeepClaims(verified)
+	var notify func()
+	var refused bool
+	// One atomic update: a concurrent verification, TOTP step or recovery code of the same
+	// subject is never lost (no last-writer-wins).
+	_, err := p.Verify.Records.Update(ctx, subject, func(rec *store.Record) error {
+		notify, refused = nil, false
+		if p.Verify.BindCI && rec.CIHash != "" && ciHash != "" && rec.CIHash != ciHash {
+			return errCIMismatch
+		}
+		rec.Verified = (&identity.Identity{Verified: rec.Verified}).WithVerification(v)
+		prevCI := rec.CIHash
+		if ciHash != "" && rec.CIHash == "" {
+			rec.CIHash = ciHash
+		}
+		rec.Claims = merge(rec.Claims, kept)
+		if ph := contacts["phone"]; ph != "" && s != nil && ph != rec.Contacts["phone"] {
+			if old := rec.Contacts["phone"]; p.contactChangeAllowed(s, old, prevCI, ciHash) {
+				notify = func() { p.notifyContactChange(ctx, subject, "phone", old) }
+				rec.Contacts = merge(rec.Contacts, map[string]string{"phone": ph})
+			} else {
+				refused = true
+			}
+		}
+		rec.Updated = p.Now().UTC()
+		return nil
+	})
+	if err == errCIMismatch {
 		p.Logger.Warn("verification by another person", zap.String("event", "verification_refused"), zap.String("reason", "ci_mismatch"), zap.String("subject_hash", p.SubjectHash(subject)))
 		return nil, "ci_mismatch"
 	}
-	kept := p.KeepClaims(verified)
-	rec.Verified = (&identity.Identity{Verified: rec.Verified}).WithVerification(v)
-	prevCIHash := rec.CIHash
-	if ciHash != "" && rec.CIHash == "" {
-		rec.CIHash = ciHash
-	}
-	rec.Claims = merge(rec.Claims, kept)
-	prevCI := prevCIHash
-	var notify func()
-	if ph := contacts["phone"]; ph != "" && s != nil && ph != rec.Contacts["phone"] {
-		if p.contactChangeAllowed(s, rec.Contacts["phone"], prevCI, ciHash) {
-			notify = p.contactChanged(ctx, subject, "phone", rec.Contacts["phone"])
-			rec.Contacts = merge(rec.Contacts, map[string]string{"phone": ph})
-		} else {
-			p.Logger.Warn("contact change refused", zap.String("event", "contact_change_refused"), zap.String("channel", "phone"), zap.String("subject_hash", p.SubjectHash(subject)))
-		}
-	}
-	rec.Updated = p.Now().UTC()
-	if err := p.Verify.Records.Put(ctx, rec); err != nil {
+	if err != nil {
 		p.Logger.Error("storing verification record", zap.Error(err))
 		return nil, "store_unavailable"
+	}
+	if refused {
+		p.Logger.Warn("contact change refused", zap.String("event", "contact_change_refused"), zap.String("channel", "phone"), zap.String("subject_hash", p.SubjectHash(subject)))
 	}
 	if notify != nil {
 		notify()

@@ -36,8 +36,12 @@ type TOTP struct {
 type Records interface {
 	// Get returns the record of subject, or nil without error when there is none.
 	Get(ctx context.Context, subject string) (*Record, error)
-	// Put replaces the record of r.Subject durably before returning.
-	Put(ctx context.Context, r *Record) error
+	// Update changes the record of subject atomically: fn gets a copy of the current record (a
+	// new one with only Subject set when there is none) and changes it; what it leaves is
+	// written durably before Update returns it. Concurrent Updates of one subject never lose a
+	// change (no last-writer-wins): each sees the other's result. When fn returns an error,
+	// nothing is written and Update returns that error. fn may run more than once.
+	Update(ctx context.Context, subject string, fn func(r *Record) error) (*Record, error)
 	// LinkCI records that subject verified with CI hash ci and returns every subject linked to it.
 	LinkCI(ctx context.Context, ci, subject string) ([]string, error)
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -25,7 +26,8 @@ import (
 // or CI hash appears in a directory listing.
 type Store struct {
 	dir   string
-	mu    sync.Mutex
+	mu    sync.Mutex // CI link files
+	locks [64]sync.Mutex
 	cache *cache.Cache
 }
 
@@ -97,17 +99,51 @@ func copyMap(m map[string]string) map[string]string {
 
 // Put writes the record atomically and durably.
 func (s *Store) Put(_ context.Context, r *store.Record) error {
+	l := s.lock(r.Subject)
+	l.Lock()
+	defer l.Unlock()
+	return s.put(r)
+}
+
+func (s *Store) put(r *store.Record) error {
 	data, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("file store: %w", err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err := writeAtomic(filepath.Join(s.dir, "records"), name(r.Subject), data); err != nil {
 		return err
 	}
 	s.cache.SetDefault(r.Subject, clone(r))
 	return nil
+}
+
+// lock returns the lock of subject's stripe: read-modify-writes of one subject are serialized.
+func (s *Store) lock(subject string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(subject))
+	return &s.locks[h.Sum32()%uint32(len(s.locks))]
+}
+
+// Update changes the record of subject under its lock (see store.Records).
+func (s *Store) Update(ctx context.Context, subject string, fn func(*store.Record) error) (*store.Record, error) {
+	l := s.lock(subject)
+	l.Lock()
+	defer l.Unlock()
+	r, err := s.Get(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	if r == nil {
+		r = &store.Record{Subject: subject}
+	}
+	if err := fn(r); err != nil {
+		return nil, err
+	}
+	r.Subject = subject
+	if err := s.put(r); err != nil {
+		return nil, err
+	}
+	return clone(r), nil
 }
 
 // LinkCI adds subject to the CI link file of ci and returns the linked subjects, sorted.

@@ -166,6 +166,61 @@ func (s *Store) PutRecord(ctx context.Context, r *store.Record) error {
 	return s.Put(ctx, "rec:"+hashName(r.Subject), data, 0)
 }
 
+// UpdateRecord changes a record in an optimistic transaction (WATCH, then MULTI/EXEC): when
+// another writer changed it in between, fn runs again on the new record.
+func (s *Store) UpdateRecord(ctx context.Context, subject string, fn func(*store.Record) error) (*store.Record, error) {
+	key := s.k("rec:" + hashName(subject))
+	var out *store.Record
+	for attempt := 0; attempt < 20; attempt++ {
+		err := s.c.Watch(ctx, func(tx *goredis.Tx) error {
+			r := &store.Record{Subject: subject}
+			v, err := tx.Get(ctx, key).Bytes()
+			switch {
+			case errors.Is(err, goredis.Nil):
+			case err != nil:
+				return err
+			default:
+				if json.Unmarshal(v, r) != nil || r.Subject != subject {
+					return fmt.Errorf("redis store: record for a subject is corrupt")
+				}
+			}
+			if err := fn(r); err != nil {
+				return &fnError{err}
+			}
+			r.Subject = subject
+			data, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+				p.Set(ctx, key, data, 0)
+				return nil
+			})
+			if err == nil {
+				out = r
+			}
+			return err
+		}, key)
+		var fe *fnError
+		switch {
+		case err == nil:
+			return out, nil
+		case errors.As(err, &fe):
+			return nil, fe.err
+		case errors.Is(err, goredis.TxFailedErr):
+			continue
+		default:
+			return nil, wrap(err)
+		}
+	}
+	return nil, fmt.Errorf("redis store: %w: record of a subject kept changing", store.ErrUnavailable)
+}
+
+// fnError carries the caller's error out of a transaction untouched.
+type fnError struct{ err error }
+
+func (e *fnError) Error() string { return e.err.Error() }
+
 // LinkCI adds subject to the set of ci and returns the set, sorted.
 func (s *Store) LinkCI(ctx context.Context, ci, subject string) ([]string, error) {
 	key := s.k("ci:" + hashName(ci))
@@ -188,8 +243,10 @@ func (r Records) Get(ctx context.Context, subject string) (*store.Record, error)
 	return r.GetRecord(ctx, subject)
 }
 
-// Put replaces a record.
-func (r Records) Put(ctx context.Context, rec *store.Record) error { return r.PutRecord(ctx, rec) }
+// Update changes a record atomically (see store.Records).
+func (r Records) Update(ctx context.Context, subject string, fn func(*store.Record) error) (*store.Record, error) {
+	return r.UpdateRecord(ctx, subject, fn)
+}
 
 // Revocations is the shared revocation list with a local view.
 type Revocations struct {

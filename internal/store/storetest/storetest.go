@@ -109,7 +109,7 @@ func RunRecords(t *testing.T, newStore func(t *testing.T) (s store.Records, reop
 		rec := &store.Record{Subject: "naver:1", CIHash: "h", Claims: map[string]string{"name": "x"}, Contacts: map[string]string{"email": "a@b"},
 			Verified: []identity.Verification{{Kind: "phone", Provider: "portone:danal", At: 5, BirthDate: "1990-01-01"}},
 			TOTP:     &store.TOTP{Secret: []byte{1, 2, 3}, Confirmed: true, LastStep: 9, Recovery: []string{"r"}}, Updated: time.Unix(7, 0).UTC()}
-		if err := s.Put(ctx, rec); err != nil {
+		if _, err := s.Update(ctx, "naver:1", func(r *store.Record) error { *r = *rec; return nil }); err != nil {
 			t.Fatal(err)
 		}
 		for _, st := range []store.Records{s, reopen()} {
@@ -117,6 +117,60 @@ func RunRecords(t *testing.T, newStore func(t *testing.T) (s store.Records, reop
 			if err != nil || got == nil || got.Verified[0].BirthDate != "1990-01-01" || got.TOTP.LastStep != 9 || got.Contacts["email"] != "a@b" {
 				t.Fatalf("get: %+v %v", got, err)
 			}
+		}
+	})
+	t.Run("concurrent updates of one subject lose nothing", func(t *testing.T) {
+		s, _ := newStore(t)
+		const n = 16
+		var codes []string
+		for i := 0; i < n; i++ {
+			codes = append(codes, fmt.Sprintf("code-%d", i))
+		}
+		if _, err := s.Update(ctx, "naver:2", func(r *store.Record) error {
+			r.TOTP = &store.TOTP{Confirmed: true, Recovery: append([]string(nil), codes...)}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		// Every goroutine uses its own recovery code and records a verification, at once.
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				<-start
+				_, err := s.Update(ctx, "naver:2", func(r *store.Record) error {
+					kept := r.TOTP.Recovery[:0:0]
+					for _, c := range r.TOTP.Recovery {
+						if c != codes[i] {
+							kept = append(kept, c)
+						}
+					}
+					r.TOTP.Recovery = kept
+					r.Verified = append(r.Verified, identity.Verification{Kind: "phone", At: int64(i)})
+					return nil
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			}(i)
+		}
+		close(start)
+		wg.Wait()
+		got, err := s.Get(ctx, "naver:2")
+		if err != nil || len(got.TOTP.Recovery) != 0 || len(got.Verified) != n {
+			t.Fatalf("invariant: last writer won: %d codes left, %d verifications of %d (%v)", len(got.TOTP.Recovery), len(got.Verified), n, err)
+		}
+	})
+	t.Run("an update whose function fails writes nothing", func(t *testing.T) {
+		s, _ := newStore(t)
+		boom := fmt.Errorf("boom")
+		if _, err := s.Update(ctx, "naver:3", func(r *store.Record) error { r.CIHash = "x"; return boom }); err != boom {
+			t.Fatalf("err = %v", err)
+		}
+		if r, err := s.Get(ctx, "naver:3"); r != nil || err != nil {
+			t.Fatalf("a failed update wrote %+v %v", r, err)
 		}
 	})
 	t.Run("CI links", func(t *testing.T) {
