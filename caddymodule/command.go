@@ -1,9 +1,12 @@
 package caddymodule
 
 import (
+	"net/url"
+
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/idgate/idgate/internal/reqpath"
 	"io"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
@@ -80,6 +83,21 @@ func runIdgateCommand(cmd *cobra.Command, args []string) error {
 }
 
 func explain(out io.Writer, set *policy.Set, path string) error {
+	// The same rule the gate applies first: a non-canonical path never reaches matching.
+	if u, err := url.ParseRequestURI(path); err != nil {
+		fmt.Fprintf(out, "path %s is not a request target: refused before idgate (400)\n", path)
+		return nil
+	} else if err := reqpath.Check(u.EscapedPath()); err != nil {
+		e := err.(*reqpath.Error)
+		fmt.Fprintf(out, "path %s is refused with %s (%s)", path, e.Reason, e.What)
+		if c, err := reqpath.Rewrite(u.Path); err == nil && e.Reason == reqpath.ReasonNotCanonical && reqpath.Check((&url.URL{Path: c}).EscapedPath()) == nil {
+			fmt.Fprintf(out, "; with noncanonical_paths rewrite it becomes %s:\n", c)
+			path = c
+		} else {
+			fmt.Fprintln(out, ", in either noncanonical_paths mode")
+			return nil
+		}
+	}
 	e := set.Explain(path)
 	fmt.Fprintf(out, "path %s (matched as %s)\n", path, e.Path)
 	if e.Policy == nil {

@@ -190,8 +190,13 @@ func TestExplainAndLintCommands(t *testing.T) {
 	os.WriteFile(cf, []byte(sb.Caddyfile), 0o644)
 	out, err := exec.Command(bin, "idgate", "explain", "--config", cf, "--adapter", "caddyfile", "--path", "/ADULT/x/../board").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "policy adult-board") || !strings.Contains(string(out), `prefix pattern "/adult/*"`) ||
-		!strings.Contains(string(out), "adult: verified birth date says 19+ (korean rule)") {
+		!strings.Contains(string(out), "adult: verified birth date says 19+ (korean rule)") ||
+		!strings.Contains(string(out), "refused with path_not_canonical (dot segment)") || !strings.Contains(string(out), "rewrite it becomes /ADULT/board") {
 		t.Fatalf("explain: %v\n%s", err, out)
+	}
+	out, _ = exec.Command(bin, "idgate", "explain", "--config", cf, "--adapter", "caddyfile", "--path", "/public/%252e%252e/adult").CombinedOutput()
+	if !strings.Contains(string(out), "in either noncanonical_paths mode") || strings.Contains(string(out), "policy ") {
+		t.Fatalf("explain of a double-encoded path: %s", out)
 	}
 	out, err = exec.Command(bin, "idgate", "lint", "--config", cf, "--adapter", "caddyfile").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "0 errors") {
