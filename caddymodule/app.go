@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -522,7 +523,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 			a.portal.Verify.PortOne = &portal.PortOne{Client: po, StoreID: po.StoreID(), ChannelKey: po.ChannelKey(), SDKURL: a.PortOne.SDKURL}
 		}
 		if stripeClient != nil {
-			a.portal.Verify.Stripe = &portal.Stripe{Client: stripeClient, WebhookSecret: a.StripeIdentity.WebhookSecret}
+			hosted := []string{"https://verify.stripe.com"}
+			if u, err := url.Parse(a.StripeIdentity.APIBase); err == nil && u.Host != "" {
+				// A sandbox or proxy serves the hosted page next to its API.
+				hosted = append(hosted, u.Scheme+"://"+u.Host)
+			}
+			a.portal.Verify.Stripe = &portal.Stripe{Client: stripeClient, WebhookSecret: a.StripeIdentity.WebhookSecret, HostedOrigins: hosted}
 		}
 	}
 	return nil

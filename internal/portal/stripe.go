@@ -26,6 +26,21 @@ type DocumentVerifier interface {
 type Stripe struct {
 	Client        DocumentVerifier
 	WebhookSecret string
+	// HostedOrigins are the origins of Stripe's hosted verification page, which the verify page's
+	// form may navigate to (CSP form-action). Default: https://verify.stripe.com.
+	HostedOrigins []string
+}
+
+// formActionOrigins returns the CSP form-action sources for the verify page.
+func (p *Portal) formActionOrigins() string {
+	if !p.stripeEnabled() {
+		return ""
+	}
+	o := p.Verify.Stripe.HostedOrigins
+	if len(o) == 0 {
+		o = []string{"https://verify.stripe.com"}
+	}
+	return " " + strings.Join(o, " ")
 }
 
 // stripePendingTTL follows the hosted url's 48 hour validity.

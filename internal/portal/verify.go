@@ -126,9 +126,11 @@ func (p *Portal) verifyPage(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	// The PortOne SDK loads its own scripts and carrier windows, so this page allows scripts
-	// from the SDK's origin (and what it loads) while inline code needs the nonce.
+	// from the SDK's origin (and what it loads) while inline code needs the nonce. The document
+	// button's form is answered with a redirect to Stripe's hosted page, which form-action must
+	// allow (browsers check it on the redirect too).
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'nonce-"+nonce+"' 'strict-dynamic' "+sdkOrigin+
-		"; style-src 'self' 'unsafe-inline'; img-src * data:; frame-src * ; connect-src 'self' "+sdkOrigin+"; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		"; style-src 'self' 'unsafe-inline'; img-src * data:; frame-src * ; connect-src 'self' "+sdkOrigin+"; form-action 'self'"+p.formActionOrigins()+"; frame-ancestors 'none'; base-uri 'none'")
 	d := p.pageData(l, "", labels["verify_title"].in(l), map[string]any{"Lead": lead.in(l), "Nonce": nonce, "Config": cfg,
 		"Phone": phone, "Document": document, "RD": rd})
 	if err := pages.ExecuteTemplate(w, "verify_phone", d); err != nil {

@@ -42,6 +42,12 @@ type Options struct {
 	MFALockout string
 	// LoginRate overrides login_rate (tests log in thousands of times from one address).
 	LoginRate string
+	// Bind is the address the demo site listens on. Default: 127.0.0.1 (the code inbox at
+	// /public/inbox shows every one-time code: never put it on a network by accident).
+	Bind string
+	// StripeProcessingAfter makes the sandbox Stripe finish a "processing" session by itself
+	// after this long, as Stripe does. Zero leaves it processing (tests finish it themselves).
+	StripeProcessingAfter time.Duration
 }
 
 // Sandbox is a running demo.
@@ -110,6 +116,10 @@ func Start(o Options) (*Sandbox, error) {
 		}
 	}
 	sb.URL = fmt.Sprintf("http://localhost:%d", o.CaddyPort)
+	bind := o.Bind
+	if bind == "" {
+		bind = "127.0.0.1"
+	}
 
 	naverL, naverPort, err := listen(o.NaverPort)
 	if err != nil {
@@ -148,6 +158,7 @@ func Start(o Options) (*Sandbox, error) {
 	stBase := fmt.Sprintf("http://127.0.0.1:%d", stPort)
 	sb.Stripe = stripeidtest.New(stBase, "sk_test_demo", "whsec_demo")
 	sb.Stripe.SetWebhookURL(fmt.Sprintf("http://127.0.0.1:%d/.idgate/webhooks/stripe", o.CaddyPort))
+	sb.Stripe.SetProcessingAfter(o.StripeProcessingAfter)
 	ssrv := &http.Server{Handler: sb.Stripe, ReadHeaderTimeout: 10 * time.Second}
 	sb.servers = append(sb.servers, ssrv)
 	go ssrv.Serve(stL)
@@ -262,6 +273,7 @@ func Start(o Options) (*Sandbox, error) {
 }
 
 http://:%d {
+	bind %s
 	idgate
 	reverse_proxy 127.0.0.1:%d {
 		# Placeholders set by idgate, for apps that read a plain header.
@@ -270,7 +282,7 @@ http://:%d {
 	}
 }
 `, filepath.Join(o.DataDir, "caddy"), logBlock, polDir, naverBase, naverBase, naverBase, kakaoBase, poBase, poBase, stBase,
-		filepath.Join(o.DataDir, "records"), extra, o.CaddyPort, appPort)
+		filepath.Join(o.DataDir, "records"), extra, o.CaddyPort, bind, appPort)
 	if err := RunCaddyfile(sb.Caddyfile); err != nil {
 		sb.Close()
 		return nil, err
@@ -290,9 +302,14 @@ func RunCaddyfile(cf string) error {
 	return nil
 }
 
+// writePolicies copies the demo's policies into dir, unless dir has policy files already: an
+// operator's edits survive a restart.
 func writePolicies(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
+	}
+	if have, _ := filepath.Glob(filepath.Join(dir, "*.yaml")); len(have) > 0 {
+		return nil
 	}
 	return fs.WalkDir(policiesFS, "policies", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {

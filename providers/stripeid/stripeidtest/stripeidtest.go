@@ -66,6 +66,9 @@ type Server struct {
 	mu       sync.Mutex
 	base     string
 	knobs    Knobs
+	// processingAfter, when set, finishes a processing session as verified_adult that long
+	// after, as Stripe finishes its checks by itself (and sends the webhook).
+	processingAfter time.Duration
 	sessions map[string]*vsession
 	n        int
 	ts       *httptest.Server
@@ -101,6 +104,15 @@ func (s *Server) SetKnobs(k Knobs) {
 	s.mu.Unlock()
 }
 
+// SetProcessingAfter makes a session moved to "processing" finish by itself (verified, born
+// 1985) after d, with its webhook, as real Stripe does once its checks end; 0 leaves it
+// processing until Finish is called again.
+func (s *Server) SetProcessingAfter(d time.Duration) {
+	s.mu.Lock()
+	s.processingAfter = d
+	s.mu.Unlock()
+}
+
 // SetWebhookURL sets where events go.
 func (s *Server) SetWebhookURL(u string) {
 	s.mu.Lock()
@@ -132,6 +144,9 @@ func (s *Server) Finish(id, key string) int {
 	}
 	snapshot := vs.Session
 	hook := s.WebhookURL
+	if after := s.processingAfter; o.Status == stripeid.StatusProcessing && after > 0 {
+		time.AfterFunc(after, func() { s.Finish(id, "verified_adult") })
+	}
 	s.mu.Unlock()
 	if hook == "" {
 		return 0
