@@ -106,3 +106,50 @@ func TestBrowserBlockedPopupTellsHowToContinue(t *testing.T) {
 		t.Fatalf("landed on %s", url)
 	}
 }
+
+// TestBrowserIDDocumentButtonReachesStripe clicks 신분증으로 인증 as a person without a Korean
+// phone would: the form's redirect to Stripe's hosted page must not be blocked by the page's CSP
+// (form-action), and each outcome comes back to a clear result.
+func TestBrowserIDDocumentButtonReachesStripe(t *testing.T) {
+	for _, c := range []struct {
+		outcome, wantCode string // wantCode empty: admitted to the board
+	}{
+		{outcome: "verified_adult"},
+		{outcome: "verified_minor", wantCode: "underage"},
+		{outcome: "document_expired", wantCode: "document_requires_input"},
+		{outcome: "processing"},
+	} {
+		t.Run(c.outcome, func(t *testing.T) {
+			if c.outcome == "processing" {
+				// As real Stripe does, the sandbox finishes its checks by itself (webhook).
+				sb.Stripe.SetProcessingAfter(1500 * time.Millisecond)
+				t.Cleanup(func() { sb.Stripe.SetProcessingAfter(0) })
+			}
+			ctx := newChrome(t, 390, 844, "ko-KR", chromedp.UserAgent(phoneUA))
+			loginInBrowser(t, ctx, "/adult/board")
+			do(t, ctx,
+				chromedp.WaitVisible("#verify-document"),
+				chromedp.Click("#verify-document"),
+				chromedp.WaitVisible(`button[data-outcome="`+c.outcome+`"]`),
+			)
+			if u := get(t, ctx, chromedp.Location()); !strings.HasPrefix(u, sb.Stripe.URL()+"/sandbox/identity/") {
+				t.Fatalf("the document button led to %s, not Stripe's hosted page", u)
+			}
+			do(t, ctx, chromedp.Click(`button[data-outcome="`+c.outcome+`"]`))
+			if c.outcome == "processing" {
+				do(t, ctx, chromedp.WaitVisible("#idgate-processing"))
+			}
+			if c.wantCode == "" {
+				do(t, ctx, chromedp.WaitVisible("#verified"))
+				if u := get(t, ctx, chromedp.Location()); u != sb.URL+"/adult/board" {
+					t.Fatalf("after %s: %s", c.outcome, u)
+				}
+				return
+			}
+			do(t, ctx, chromedp.WaitVisible("#idgate-error"))
+			if code := get(t, ctx, chromedp.AttributeValue("#idgate-error", "data-code")).Value; code != c.wantCode {
+				t.Fatalf("after %s: code %q, want %q", c.outcome, code, c.wantCode)
+			}
+		})
+	}
+}
