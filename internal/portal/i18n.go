@@ -275,6 +275,7 @@ var labels = map[string]msg{
 	"mfa_sent":             {"코드를 보냈습니다. 5분 안에 입력하세요.", "Code sent. Enter it within 5 minutes."},
 	"mfa_setup":            {"인증 앱 등록하기", "Set up an authenticator app"},
 	"mfa_none":             {"이 페이지에서 사용할 수 있는 2단계 인증 방법이 없습니다. 인증 앱을 등록하세요.", "No second factor is set up for this page yet. Set up an authenticator app."},
+	"accepts_only":         {"이 페이지는 %s 로그인만 받습니다.", "This page accepts only %s login."},
 	"mfa_wait":             {"약 %d분 뒤에 다시 시도할 수 있습니다.", "You can try again in about %d minutes."},
 	"totp_setup_title":     {"인증 앱 등록", "Set up your authenticator app"},
 	"totp_setup_lead":      {"인증 앱으로 QR 코드를 찍거나 아래 키를 입력한 뒤, 앱에 보이는 6자리 코드를 입력하세요.", "Scan the QR code with your authenticator app, or type the key, then enter the 6-digit code it shows."},

@@ -195,6 +195,12 @@ func (p *Portal) mfaPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Portal) renderMFA(w http.ResponseWriter, r *http.Request, status int, s *session.Session, rec *store.Record, rd, code, detail, sent string) {
+	// A locked account sees the lock and how long it lasts, also right after the wrong code
+	// that locked it and on the step-up page afterwards, never a page that silently fails.
+	if left, lk := p.locked(r.Context(), s.Subject); lk {
+		p.writeLocked(w, r, left)
+		return
+	}
 	l := lang(r)
 	v := p.mfaView(r.Context(), rec, rd)
 	if wantsJSON(r) {
@@ -384,7 +390,10 @@ func (p *Portal) totpEnroll(w http.ResponseWriter, r *http.Request) {
 	}
 	l := lang(r)
 	p.render(w, http.StatusOK, "totp_setup", p.pageData(l, "", labels["totp_setup_title"].in(l), map[string]any{
-		"QR": template.URL(qr), "Secret": spaced(totp.Base32(secret)), "URI": uri, "RD": rd}))
+		"QR": template.URL(qr), "Secret": spaced(totp.Base32(secret)),
+		// Built here from our own values (otpauth://totp/…): html/template would otherwise
+		// replace the unknown scheme with #ZgotmplZ and phones could not tap it.
+		"URI": template.URL(uri), "RD": rd}))
 }
 
 // pendingFresh reports whether the secret awaiting confirmation in rec is younger than an hour.

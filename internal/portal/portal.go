@@ -246,6 +246,21 @@ func (p *Portal) loginLinks(l, rd string) []providerLink {
 	return out
 }
 
+// providerLabel is a provider's name for people: 네이버/Naver, 카카오/Kakao, else its label.
+func (p *Portal) providerLabel(name string) string {
+	switch info := p.Providers[name]; info.Style {
+	case "naver":
+		return "NAVER"
+	case "kakao":
+		return "Kakao"
+	default:
+		if info.Label != "" {
+			return info.Label
+		}
+		return name
+	}
+}
+
 func pathOnly(rd string) string {
 	path, _, _ := strings.Cut(rd, "?")
 	if u, err := url.PathUnescape(path); err == nil {
@@ -268,7 +283,20 @@ func (p *Portal) login(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, map[string]any{"providers": out, "rd": rd})
 			return
 		}
-		p.render(w, http.StatusOK, "login", p.pageData(l, "", labels["login_title"].in(l), map[string]any{"Providers": links}))
+		// Someone signed in with a provider this page does not accept (a Kakao user on a
+		// Naver-only page) is told so, with the accepted logins, not a generic "please log in".
+		code, detail := "", ""
+		if sess, err := p.Sessions.Open(r, secure(r), p.Now()); err == nil {
+			if pol := p.Policies.Match(pathOnly(rd)); pol != nil && !pol.Public && !pol.Accepts(sess.Provider) {
+				code = "provider_not_accepted"
+				var names []string
+				for _, k := range links {
+					names = append(names, p.providerLabel(k.Name))
+				}
+				detail = fmt.Sprintf(labels["accepts_only"].in(l), strings.Join(names, ", "))
+			}
+		}
+		p.render(w, http.StatusOK, "login", p.pageData(l, code, labels["login_title"].in(l), map[string]any{"Providers": links, "Detail": detail}))
 		return
 	}
 	info, ok := p.Providers[name]

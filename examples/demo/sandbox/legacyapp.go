@@ -23,8 +23,9 @@ type Report struct {
 
 var appPage = template.Must(template.New("app").Parse(`<!doctype html><html lang="ko"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><title>레거시 게시판 (legacy app)</title>
-<style>body{font-family:-apple-system,"Apple SD Gothic Neo","Malgun Gothic",sans-serif;max-width:44rem;margin:0 auto;padding:1rem;color:#222}
-nav a{margin-right:1rem}table{border-collapse:collapse;width:100%;font-size:.85rem}td{border-bottom:1px solid #eee;padding:.3rem;word-break:break-all;vertical-align:top}
+<style>body{font-family:-apple-system,"Apple SD Gothic Neo","Malgun Gothic","Noto Sans KR",sans-serif;max-width:44rem;margin:0 auto;padding:1rem;color:#222;word-break:keep-all;overflow-wrap:anywhere}
+h1{font-size:1.4rem}nav{display:flex;flex-wrap:wrap;gap:.4rem 1rem}
+table{border-collapse:collapse;width:100%;table-layout:fixed;font-size:.85rem}td{border-bottom:1px solid #eee;padding:.3rem;word-break:break-all;vertical-align:top}td:first-child{width:38%}
 .ok{color:#1b5e20}.bad{color:#b71c1c}code{font-size:.8rem}</style></head><body>
 <h1>레거시 게시판 <small>(a legacy app that knows nothing of idgate)</small></h1>
 <nav><a href="/">홈</a><a href="/members/board">회원 게시판 (members)</a><a href="/vip/lounge">VIP (Naver only)</a><a href="/adult/board">성인 게시판 (adult)</a><a href="/admin/payouts">관리자 (admin, MFA)</a><a href="/public/inbox">인증 코드함 (inbox)</a><a href="/.idgate/session">/.idgate/session</a><a href="/.idgate/logout?rd=/">로그아웃</a></nav>
