@@ -63,15 +63,15 @@ type Server struct {
 	// WebhookURL receives signed events when a session changes status.
 	WebhookURL string
 
-	mu       sync.Mutex
-	base     string
-	knobs    Knobs
+	mu    sync.Mutex
+	base  string
+	knobs Knobs
 	// processingAfter, when set, finishes a processing session as verified_adult that long
 	// after, as Stripe finishes its checks by itself (and sends the webhook).
 	processingAfter time.Duration
-	sessions map[string]*vsession
-	n        int
-	ts       *httptest.Server
+	sessions        map[string]*vsession
+	n               int
+	ts              *httptest.Server
 }
 
 // New returns a fake whose base URL is base.
