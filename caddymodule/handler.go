@@ -144,7 +144,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// One lazy provider instead of a Set per claim: placeholders are resolved only if something
 	// (header_up, a log) asks for them.
 	repl.Map(al.placeholder)
-	return next.ServeHTTP(&privateWriter{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}, r)
+	return next.ServeHTTP(&privateWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}, r)
 }
 
 // withOriginalTarget makes Caddy's copy of the original request (which php_fastcgi reads for
@@ -165,8 +165,8 @@ func withOriginalTarget(r *http.Request) *http.Request {
 //
 // Why: a shared cache in front of Caddy must never serve one person's page to another.
 type privateWriter struct {
-	*caddyhttp.ResponseWriterWrapper
-	wrote bool
+	caddyhttp.ResponseWriterWrapper // by value: one allocation per request, not two
+	wrote                           bool
 }
 
 func (pw *privateWriter) WriteHeader(code int) {

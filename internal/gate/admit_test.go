@@ -168,3 +168,14 @@ func FuzzAdmit(f *testing.F) {
 		admitsOnlyWhatUpstreamsReadAlike(t, set, target, rewrite)
 	})
 }
+
+func BenchmarkAdmit(b *testing.B) {
+	r, _ := readRequest("GET", "/members/board/list.php?id=3")
+	r.Header.Set("Cookie", "idgate_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA; PHPSESSID=x")
+	b.ReportAllocs()
+	for b.Loop() {
+		if a := Admit(r, false); a.Code != "" {
+			b.Fatal(a.Code)
+		}
+	}
+}

@@ -69,6 +69,8 @@ func Area(p string) string {
 	return strings.ToLower(first)
 }
 
+// decode, unhex and resolve are written here independently of package reqpath on purpose: they
+// model how upstreams read a target, and must not share a bug with the code under test.
 func decode(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
