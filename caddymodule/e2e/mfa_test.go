@@ -177,7 +177,12 @@ func TestStepUpLockoutAndItsExpiry(t *testing.T) {
 	c := newBrowser(t)
 	c.login("naver", lastFreshKey(), "/admin/x")
 	for i := 0; i < 5; i++ {
-		if status, m := c.form("/.idgate/mfa/totp/verify", url.Values{"code": {fmt.Sprintf("%06d", i)}}); status != 400 || m["code"] != "mfa_code_invalid" {
+		// The wrong code that locks the account says so at once (not a silent lock).
+		want, wantStatus := "mfa_code_invalid", 400
+		if i == 4 {
+			want, wantStatus = "mfa_locked", 429
+		}
+		if status, m := c.form("/.idgate/mfa/totp/verify", url.Values{"code": {fmt.Sprintf("%06d", i)}}); status != wantStatus || m["code"] != want {
 			t.Fatalf("wrong code %d: %d %v", i, status, m)
 		}
 	}
@@ -241,6 +246,9 @@ func TestEmailCodesLimitsAndSingleUse(t *testing.T) {
 }
 
 func TestCodeAttemptsAreBounded(t *testing.T) {
+	// The account lockout (5 failures by default) would answer the fifth wrong code first, and
+	// say so (mfa_locked); with more failures allowed, the code's own attempt limit shows.
+	withCaddyfile(t, strings.Replace(sb.Caddyfile, "\t\t\tinsecure_demo_senders\n", "\t\t\tinsecure_demo_senders\n\t\t\tmax_failures 10\n", 1))
 	key, email := freshNaverUserWithEmail(t)
 	b := newBrowser(t)
 	b.login("naver", key, "/admin/x")
@@ -257,7 +265,7 @@ func TestCodeAttemptsAreBounded(t *testing.T) {
 	if last["code"] != "otp_attempts_exhausted" {
 		t.Fatalf("invariant 7: fifth wrong attempt: %v", last)
 	}
-	// The right code no longer works (the code is gone and the account is locked).
+	// The right code no longer works: its attempts are used up, so it is gone.
 	if status, _ := b.form("/.idgate/mfa/otp/verify", url.Values{"channel": {"email"}, "code": {code}}); status == 200 {
 		t.Fatal("invariant 7: code accepted after its attempts were used up")
 	}
